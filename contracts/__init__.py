@@ -1,0 +1,1 @@
+"""ProML's Solidity contracts: sources, the compile step, committed artifacts, and a thin web3 layer."""

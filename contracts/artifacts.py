@@ -1,0 +1,42 @@
+"""Load the committed contract artifacts (ABI and bytecode) that ship inside the package."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+CONTRACT_NAMES = ("ProML", "DatasetAsset", "ModelAsset", "ProvenanceAsset", "IProMLMembers")
+
+
+class ArtifactNotFound(LookupError):
+    """No compiled artifact of that name ships with this installation."""
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """What a client needs of one compiled contract."""
+
+    name: str
+    abi: list[dict[str, Any]]
+    bytecode: str
+    deployed_bytecode: str
+    compiler_version: str
+
+
+@cache
+def load_artifact(name: str) -> Artifact:
+    """The artifact of contract `name`, e.g. ``load_artifact("ProML")``."""
+    if name not in CONTRACT_NAMES:
+        raise ArtifactNotFound(f"no artifact named {name!r}; known: {', '.join(CONTRACT_NAMES)}")
+    text = resources.files(__package__).joinpath("artifacts", f"{name}.json").read_text(encoding="utf-8")
+    raw = json.loads(text)
+    return Artifact(
+        name=name,
+        abi=raw["abi"],
+        bytecode=raw["bytecode"],
+        deployed_bytecode=raw["deployedBytecode"],
+        compiler_version=raw["compiler"]["version"],
+    )

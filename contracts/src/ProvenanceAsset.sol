@@ -1,0 +1,345 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {Clones} from "@openzeppelin/contracts/proxy/Clones.sol";
+import {IProMLMembers} from "./interfaces/IProMLMembers.sol";
+import {Activity, AssetKind, MemberStatus, ROLE_VALIDATOR} from "./ProvenanceTypes.sol";
+
+/**
+ * @title ProvenanceAsset
+ * @notice An ML artefact (dataset or model) as a state machine: each workflow activity is a function,
+ * and calling it appends a provenance record. The record is kept even when the transition is not
+ * allowed from the current state (`accepted = false`), so the history shows who tried what, when.
+ *
+ * @dev Instances are EIP-1167 clones made by the ProML registry with immutable arguments
+ * `abi.encodePacked(owner, ancestors)`: the owner and the ancestors live in the clone's code, which
+ * is far cheaper to write and to read than storage. Storage holds only what the contract itself reads
+ * on every record: one packed word (record count, current state, and the sequence number at which
+ * each state was last entered, used by rollback) and the head of the hash chain.
+ *
+ * The hash chain: `head_n = keccak256(abi.encode(head_{n-1}, recordHash_n))` with `head_{-1} = 0` and
+ * `recordHash_n = keccak256(abi.encode(asset, seq, actor, activity, fromState, toState, accepted,
+ * recordDigest, keccak256(recordCID), keccak256(abi.encodePacked(inputs)),
+ * keccak256(abi.encodePacked(outputs))))`. Anyone can recompute it from the `ProvenanceRecorded` events.
+ */
+abstract contract ProvenanceAsset {
+    /// @notice The ProML registry that created this asset and answers membership questions.
+    address public immutable registry;
+
+    uint256 private constant SEQ_BITS = 24;
+    uint256 private constant SEQ_MASK = (1 << SEQ_BITS) - 1;
+    uint256 private constant STATE_SHIFT = 24;
+    uint256 private constant ENTERED_SHIFT = 32;
+    uint256 private constant LOCKED = 1 << 255;
+    uint256 private constant OWNER_BYTES = 20;
+
+    /// @notice The most records an asset can hold (sequence numbers are 24-bit).
+    uint256 public constant MAX_RECORDS = SEQ_MASK;
+
+    /// @dev count (bits 0-23) | state (24-31) | enteredAt[s] (32 + 24*s, 24 bits each) | LOCKED (255).
+    uint256 private _packed;
+    bytes32 private _head;
+    mapping(address account => bool) private _contributors;
+
+    /**
+     * @notice Emitted for every provenance record, accepted or not.
+     * @param asset This asset.
+     * @param seq The record's position in this asset's history; the registration is 0.
+     * @param actor The organisation that signed the record.
+     * @param activity The workflow activity (see {Activity}).
+     * @param fromState The state before the record.
+     * @param toState The state after the record; equal to `fromState` when not accepted.
+     * @param accepted Whether the transition was allowed from `fromState`.
+     * @param recordDigest Digest of the full record document stored off chain.
+     * @param recordCID IPFS CID of the record document, as bytes.
+     * @param inputs Content digests of input files, or asset addresses as bytes32.
+     * @param outputs Content digests of output files, or asset addresses as bytes32.
+     * @param prevHead The hash-chain head before this record.
+     */
+    event ProvenanceRecorded(
+        address indexed asset,
+        uint256 seq,
+        address indexed actor,
+        Activity indexed activity,
+        uint8 fromState,
+        uint8 toState,
+        bool accepted,
+        bytes32 recordDigest,
+        bytes recordCID,
+        bytes32[] inputs,
+        bytes32[] outputs,
+        bytes32 prevHead
+    );
+
+    /// @notice Emitted when the owner lets `account` record activities on this asset.
+    event ContributorAdded(address indexed account);
+
+    /// @notice Emitted when the owner withdraws that permission.
+    event ContributorRemoved(address indexed account);
+
+    /// @dev The caller is not the registry.
+    error NotRegistry(address caller);
+    /// @dev The asset was initialised already, or is an implementation, which is locked.
+    error AlreadyInitialized();
+    /// @dev `account` is not a consortium member.
+    error NotAMember(address account);
+    /// @dev `account` is a suspended consortium member.
+    error MemberSuspended(address account);
+    /// @dev `account` is neither the owner nor a contributor of this asset.
+    error NotOwnerOrContributor(address account);
+    /// @dev Only the owner may do this.
+    error NotOwner(address account);
+    /// @dev `account` lacks the role bits `role` that the activity needs.
+    error MissingRole(address account, uint8 role);
+    /// @dev This asset kind has no such activity, or the activity cannot be recorded this way.
+    error UnsupportedActivity(Activity activity);
+    /// @dev The asset holds `MAX_RECORDS` records already.
+    error RecordLimitReached();
+    /// @dev The zero address cannot be a contributor.
+    error ZeroAddress();
+
+    /// @param registry_ The ProML registry; implementations are deployed by it.
+    constructor(address registry_) {
+        registry = registry_;
+        // The implementation itself is never initialised: only clones are.
+        _packed = LOCKED;
+    }
+
+    modifier onlyRegistry() {
+        if (msg.sender != registry) revert NotRegistry(msg.sender);
+        _;
+    }
+
+    /**
+     * @notice Called once by the registry right after cloning; appends the registration record (seq 0).
+     * @param contentDigest Digest of the asset's content (zero for a model not yet trained).
+     * @param recordDigest Digest of the registration record document.
+     * @param recordCID CID of the registration record document.
+     */
+    function initialize(
+        bytes32 contentDigest,
+        bytes32 recordDigest,
+        bytes calldata recordCID
+    ) external onlyRegistry {
+        if (_packed != 0) revert AlreadyInitialized();
+        bytes32[] memory inputs = _ancestorsAsBytes32();
+        bytes32[] memory outputs = new bytes32[](1);
+        outputs[0] = contentDigest;
+        _append(owner(), Activity.Register, 0, true, recordDigest, recordCID, inputs, outputs);
+    }
+
+    /**
+     * @notice Records `activity` for `actor` on behalf of the registry's `recordBatch`, which has
+     * already looked up the actor's membership. Rollback and anchor take extra arguments and are not
+     * batched.
+     * @return accepted Whether the transition was allowed.
+     */
+    function recordFromRegistry(
+        address actor,
+        MemberStatus status,
+        uint8 roles,
+        Activity activity,
+        bytes32 recordDigest,
+        bytes calldata recordCID,
+        bytes32[] calldata inputs,
+        bytes32[] calldata outputs
+    ) external onlyRegistry returns (bool accepted) {
+        _authorize(actor, status, roles, activity);
+        return _recordActivity(actor, activity, recordDigest, recordCID, inputs, outputs);
+    }
+
+    /// @notice Lets `account` record activities on this asset. Owner only.
+    function addContributor(address account) external {
+        _checkOwner();
+        if (account == address(0)) revert ZeroAddress();
+        _contributors[account] = true;
+        emit ContributorAdded(account);
+    }
+
+    /// @notice Withdraws `account`'s permission to record activities. Owner only.
+    function removeContributor(address account) external {
+        _checkOwner();
+        delete _contributors[account];
+        emit ContributorRemoved(account);
+    }
+
+    /// @notice The organisation that registered this asset.
+    function owner() public view returns (address) {
+        return address(bytes20(Clones.fetchCloneArgs(address(this))));
+    }
+
+    /// @notice The assets this one derives from (parent datasets, base models), set at registration.
+    function ancestors() public view returns (address[] memory result) {
+        bytes32[] memory words = _ancestorsAsBytes32();
+        result = new address[](words.length);
+        for (uint256 i = 0; i < words.length; ++i) {
+            result[i] = address(uint160(uint256(words[i])));
+        }
+    }
+
+    /// @notice Whether `account` may record activities as a contributor.
+    function isContributor(address account) external view returns (bool) {
+        return _contributors[account];
+    }
+
+    /// @notice The current state (see docs/contracts.md for the names of each kind's states).
+    function state() public view returns (uint8) {
+        return uint8(_packed >> STATE_SHIFT);
+    }
+
+    /// @notice The number of records, the registration included.
+    function recordCount() public view returns (uint256) {
+        return _packed & SEQ_MASK;
+    }
+
+    /// @notice The head of the hash chain over all records.
+    function head() external view returns (bytes32) {
+        return _head;
+    }
+
+    /// @notice The sequence number of the accepted record that last entered `stateId` (0 if never).
+    function stateEnteredAt(uint8 stateId) public view returns (uint256) {
+        return (_packed >> (ENTERED_SHIFT + SEQ_BITS * stateId)) & SEQ_MASK;
+    }
+
+    /// @notice Dataset or model.
+    function kind() external pure virtual returns (AssetKind);
+
+    /**
+     * @dev The transition table of the asset kind: whether `activity` exists for this kind, whether it is
+     * allowed from `fromState`, and the state it leads to.
+     */
+    function _transition(
+        Activity activity,
+        uint8 fromState
+    ) internal pure virtual returns (bool supported, bool allowed, uint8 toState);
+
+    /// @dev Records an ordinary activity for the caller, after checking it may.
+    function _recordCallerActivity(
+        Activity activity,
+        bytes32 recordDigest,
+        bytes calldata recordCID,
+        bytes32[] calldata inputs,
+        bytes32[] calldata outputs
+    ) internal returns (bool accepted) {
+        _authorizeCaller(activity);
+        return _recordActivity(msg.sender, activity, recordDigest, recordCID, inputs, outputs);
+    }
+
+    /// @dev Looks up the caller's membership in the registry and checks it may record `activity`.
+    function _authorizeCaller(Activity activity) internal view {
+        (MemberStatus status, uint8 roles) = IProMLMembers(registry).memberStatus(msg.sender);
+        _authorize(msg.sender, status, roles, activity);
+    }
+
+    /**
+     * @dev Active members only; validation needs the VALIDATOR role (and needs nothing else, so that a
+     * third party can validate); everything else needs the owner or a contributor.
+     */
+    function _authorize(address actor, MemberStatus status, uint8 roles, Activity activity) internal view {
+        if (status == MemberStatus.None) revert NotAMember(actor);
+        if (status == MemberStatus.Suspended) revert MemberSuspended(actor);
+        if (activity == Activity.Validate) {
+            if (roles & ROLE_VALIDATOR == 0) revert MissingRole(actor, ROLE_VALIDATOR);
+            return;
+        }
+        if (actor != owner() && !_contributors[actor]) revert NotOwnerOrContributor(actor);
+    }
+
+    /// @dev Appends a record of an ordinary activity, accepted if the transition table allows it.
+    function _recordActivity(
+        address actor,
+        Activity activity,
+        bytes32 recordDigest,
+        bytes calldata recordCID,
+        bytes32[] calldata inputs,
+        bytes32[] calldata outputs
+    ) internal returns (bool accepted) {
+        (bool supported, bool allowed, uint8 toState) = _transition(activity, state());
+        if (!supported) revert UnsupportedActivity(activity);
+        _append(actor, activity, toState, allowed, recordDigest, recordCID, inputs, outputs);
+        return allowed;
+    }
+
+    /**
+     * @dev Appends one record: the event, the new head, the new count, and, if accepted, the new state
+     * and the sequence number at which it was entered.
+     */
+    function _append(
+        address actor,
+        Activity activity,
+        uint8 toState,
+        bool accepted,
+        bytes32 recordDigest,
+        bytes calldata recordCID,
+        bytes32[] memory inputs,
+        bytes32[] memory outputs
+    ) internal {
+        uint256 packed = _packed;
+        uint256 seq = packed & SEQ_MASK;
+        if (seq == MAX_RECORDS) revert RecordLimitReached();
+        uint8 fromState = uint8(packed >> STATE_SHIFT);
+        if (!accepted) toState = fromState;
+
+        bytes32 prevHead = _head;
+        bytes32 recordHash = keccak256(
+            abi.encode(
+                address(this),
+                seq,
+                actor,
+                activity,
+                fromState,
+                toState,
+                accepted,
+                recordDigest,
+                keccak256(recordCID),
+                keccak256(abi.encodePacked(inputs)),
+                keccak256(abi.encodePacked(outputs))
+            )
+        );
+        _head = keccak256(abi.encode(prevHead, recordHash));
+        _packed = _advance(packed, seq, toState, accepted);
+
+        emit ProvenanceRecorded(
+            address(this),
+            seq,
+            actor,
+            activity,
+            fromState,
+            toState,
+            accepted,
+            recordDigest,
+            recordCID,
+            inputs,
+            outputs,
+            prevHead
+        );
+    }
+
+    /// @dev The packed word after record `seq`: count + 1 and, if accepted, the state and its entry seq.
+    function _advance(uint256 packed, uint256 seq, uint8 toState, bool accepted) private pure returns (uint256) {
+        packed = (packed & ~SEQ_MASK) | (seq + 1);
+        if (!accepted) return packed;
+        uint256 enteredShift = ENTERED_SHIFT + SEQ_BITS * toState;
+        packed &= ~((uint256(0xff) << STATE_SHIFT) | (SEQ_MASK << enteredShift));
+        return packed | (uint256(toState) << STATE_SHIFT) | (seq << enteredShift);
+    }
+
+    function _checkOwner() internal view {
+        if (msg.sender != owner()) revert NotOwner(msg.sender);
+    }
+
+    /// @dev The ancestors from the clone's immutable arguments, one 32-byte word each after the owner.
+    function _ancestorsAsBytes32() private view returns (bytes32[] memory words) {
+        bytes memory args = Clones.fetchCloneArgs(address(this));
+        uint256 count = (args.length - OWNER_BYTES) / 32;
+        words = new bytes32[](count);
+        for (uint256 i = 0; i < count; ++i) {
+            bytes32 word;
+            assembly ("memory-safe") {
+                word := mload(add(add(args, 0x20), add(OWNER_BYTES, mul(i, 0x20))))
+            }
+            words[i] = word;
+        }
+    }
+}
