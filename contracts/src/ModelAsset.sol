@@ -2,7 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {ProvenanceAsset} from "./ProvenanceAsset.sol";
-import {Activity, AnchorPhase, AssetKind} from "./ProvenanceTypes.sol";
+import {Activity, AnchorPhase, AssetKind, RecordProof} from "./ProvenanceTypes.sol";
 
 /**
  * @title ModelAsset
@@ -23,7 +23,6 @@ contract ModelAsset is ProvenanceAsset {
     uint8 public constant VALIDATED = 6;
     uint8 public constant DEPLOYED = 7;
     uint8 public constant RETIRED = 8;
-    uint8 private constant STATE_COUNT = 9;
 
     /**
      * @notice Emitted with the rollback record.
@@ -44,6 +43,10 @@ contract ModelAsset is ProvenanceAsset {
 
     /// @dev `toSeq` is not an earlier record of this model.
     error SeqOutOfRange(uint256 toSeq, uint256 recordCount);
+    /// @dev The proof needs exactly `expected` later record hashes.
+    error WrongProofLength(uint256 given, uint256 expected);
+    /// @dev The proof does not lead to the current head: it does not describe this model's history.
+    error InvalidProof();
 
     /// @param registry_ The ProML registry that deploys this implementation and clones it.
     constructor(address registry_) ProvenanceAsset(registry_) {}
@@ -137,31 +140,30 @@ contract ModelAsset is ProvenanceAsset {
     }
 
     /**
-     * @notice Returns the model to the state that record `toSeq` entered, and says why. Owner or
-     * contributor. Accepted when `toSeq` is the latest record that entered its state (an earlier entry
-     * into the same state would lead to the same state); otherwise the record is kept with
-     * `accepted = false`.
-     * @param toSeq The accepted record to return to.
+     * @notice Returns the model to the state that the earlier accepted record `proof.seq` entered, and
+     * says why. Owner or contributor. The proof shows, against the current head, what that record was:
+     * no history is kept in storage for this. If the record was not accepted, the rollback is kept with
+     * `accepted = false`. The node builds the proof from the events (proml.contracts.chain).
+     * @param proof Record `proof.seq` and the hashes of the records after it.
      * @param reason Why (kept in the `RolledBack` event).
      * @param recordDigest Digest of the rollback's record document.
      * @param recordCID CID of the rollback's record document.
      * @return accepted Whether the model returned to that state.
      */
     function rollback(
-        uint256 toSeq,
+        RecordProof calldata proof,
         string calldata reason,
         bytes32 recordDigest,
         bytes calldata recordCID
     ) external returns (bool accepted) {
         _authorizeCaller(Activity.Rollback);
         uint256 seq = recordCount();
-        if (toSeq >= seq) revert SeqOutOfRange(toSeq, seq);
-        uint8 target;
-        (accepted, target) = _stateEnteredBy(toSeq);
+        _checkProof(proof, seq);
         bytes32[] memory inputs = new bytes32[](1);
-        inputs[0] = bytes32(toSeq);
-        _append(msg.sender, Activity.Rollback, target, accepted, recordDigest, recordCID, inputs, new bytes32[](0));
-        emit RolledBack(seq, toSeq, accepted, reason);
+        inputs[0] = bytes32(proof.seq);
+        accepted = proof.accepted;
+        _append(msg.sender, Activity.Rollback, proof.toState, accepted, recordDigest, recordCID, inputs, new bytes32[](0));
+        emit RolledBack(seq, proof.seq, accepted, reason);
     }
 
     /**
@@ -228,12 +230,27 @@ contract ModelAsset is ProvenanceAsset {
         return ((1 << (DEPLOYED + 1)) - 1) & ~((1 << first) - 1);
     }
 
-    /// @dev The state that record `seq` entered, if it is the latest record to have entered it.
-    function _stateEnteredBy(uint256 seq) private view returns (bool found, uint8 stateId) {
-        if (seq == 0) return (true, REGISTERED);
-        for (uint8 s = DATA_SELECTED; s < STATE_COUNT; ++s) {
-            if (stateEnteredAt(s) == seq) return (true, s);
+    /// @dev Recomputes the head from record `proof.seq` and the later record hashes.
+    function _checkProof(RecordProof calldata proof, uint256 count) private view {
+        if (proof.seq >= count) revert SeqOutOfRange(proof.seq, count);
+        uint256 later = count - 1 - proof.seq;
+        if (proof.laterRecordHashes.length != later) revert WrongProofLength(proof.laterRecordHashes.length, later);
+        bytes32 recordHash = _recordHash(
+            proof.seq,
+            proof.actor,
+            proof.activity,
+            proof.fromState,
+            proof.toState,
+            proof.accepted,
+            proof.recordDigest,
+            proof.recordCIDHash,
+            proof.inputsHash,
+            proof.outputsHash
+        );
+        bytes28 h = _nextHead(proof.prevHead, recordHash);
+        for (uint256 i = 0; i < later; ++i) {
+            h = _nextHead(h, proof.laterRecordHashes[i]);
         }
-        return (false, state());
+        if (h != head()) revert InvalidProof();
     }
 }

@@ -13,32 +13,31 @@ import {Activity, AssetKind, MemberStatus, ROLE_VALIDATOR} from "./ProvenanceTyp
  *
  * @dev Instances are EIP-1167 clones made by the ProML registry with immutable arguments
  * `abi.encodePacked(owner, ancestors)`: the owner and the ancestors live in the clone's code, which
- * is far cheaper to write and to read than storage. Storage holds only what the contract itself reads
- * on every record: one packed word (record count, current state, and the sequence number at which
- * each state was last entered, used by rollback) and the head of the hash chain.
+ * is far cheaper to write and to read than storage. Storage holds one word that every record reads
+ * and writes: the head of the hash chain (224 bits), the current state and the record count.
  *
- * The hash chain: `head_n = keccak256(abi.encode(head_{n-1}, recordHash_n))` with `head_{-1} = 0` and
- * `recordHash_n = keccak256(abi.encode(asset, seq, actor, activity, fromState, toState, accepted,
- * recordDigest, keccak256(recordCID), keccak256(abi.encodePacked(inputs)),
- * keccak256(abi.encodePacked(outputs))))`. Anyone can recompute it from the `ProvenanceRecorded` events.
+ * The hash chain: `head_n = bytes28(keccak256(abi.encode(head_{n-1}, recordHash_n)))` with
+ * `head_{-1} = 0` and `recordHash_n = keccak256(abi.encode(asset, seq, actor, activity, fromState,
+ * toState, accepted, recordDigest, keccak256(recordCID), keccak256(abi.encodePacked(inputs)),
+ * keccak256(abi.encodePacked(outputs))))`. Anyone can recompute it from the `ProvenanceRecorded`
+ * events. A 224-bit head keeps the chain in the same storage word as the state and the count (one
+ * storage write per record instead of two); forging a history with the same head is a 224-bit
+ * second-preimage problem.
  */
 abstract contract ProvenanceAsset {
     /// @notice The ProML registry that created this asset and answers membership questions.
     address public immutable registry;
 
-    uint256 private constant SEQ_BITS = 24;
-    uint256 private constant SEQ_MASK = (1 << SEQ_BITS) - 1;
+    uint256 private constant COUNT_MASK = (1 << 24) - 1;
     uint256 private constant STATE_SHIFT = 24;
-    uint256 private constant ENTERED_SHIFT = 32;
-    uint256 private constant LOCKED = 1 << 255;
     uint256 private constant OWNER_BYTES = 20;
 
-    /// @notice The most records an asset can hold (sequence numbers are 24-bit).
-    uint256 public constant MAX_RECORDS = SEQ_MASK;
+    /// @notice The most records an asset can hold (the count is 24-bit).
+    uint256 public constant MAX_RECORDS = COUNT_MASK;
 
-    /// @dev count (bits 0-23) | state (24-31) | enteredAt[s] (32 + 24*s, 24 bits each) | LOCKED (255).
-    uint256 private _packed;
-    bytes32 private _head;
+    /// @dev head (bits 32-255) | state (24-31) | count (0-23). An implementation holds `MAX_RECORDS`
+    /// as its count, which locks it: it can neither be initialised nor record anything.
+    uint256 private _chain;
     mapping(address account => bool) private _contributors;
 
     /**
@@ -68,7 +67,7 @@ abstract contract ProvenanceAsset {
         bytes recordCID,
         bytes32[] inputs,
         bytes32[] outputs,
-        bytes32 prevHead
+        bytes28 prevHead
     );
 
     /// @notice Emitted when the owner lets `account` record activities on this asset.
@@ -102,7 +101,7 @@ abstract contract ProvenanceAsset {
     constructor(address registry_) {
         registry = registry_;
         // The implementation itself is never initialised: only clones are.
-        _packed = LOCKED;
+        _chain = MAX_RECORDS;
     }
 
     modifier onlyRegistry() {
@@ -121,7 +120,7 @@ abstract contract ProvenanceAsset {
         bytes32 recordDigest,
         bytes calldata recordCID
     ) external onlyRegistry {
-        if (_packed != 0) revert AlreadyInitialized();
+        if (_chain != 0) revert AlreadyInitialized();
         bytes32[] memory inputs = _ancestorsAsBytes32();
         bytes32[] memory outputs = new bytes32[](1);
         outputs[0] = contentDigest;
@@ -184,22 +183,17 @@ abstract contract ProvenanceAsset {
 
     /// @notice The current state (see docs/contracts.md for the names of each kind's states).
     function state() public view returns (uint8) {
-        return uint8(_packed >> STATE_SHIFT);
+        return uint8(_chain >> STATE_SHIFT);
     }
 
     /// @notice The number of records, the registration included.
     function recordCount() public view returns (uint256) {
-        return _packed & SEQ_MASK;
+        return _chain & COUNT_MASK;
     }
 
     /// @notice The head of the hash chain over all records.
-    function head() external view returns (bytes32) {
-        return _head;
-    }
-
-    /// @notice The sequence number of the accepted record that last entered `stateId` (0 if never).
-    function stateEnteredAt(uint8 stateId) public view returns (uint256) {
-        return (_packed >> (ENTERED_SHIFT + SEQ_BITS * stateId)) & SEQ_MASK;
+    function head() public view returns (bytes28) {
+        return bytes28(bytes32(_chain));
     }
 
     /// @notice Dataset or model.
@@ -261,10 +255,7 @@ abstract contract ProvenanceAsset {
         return allowed;
     }
 
-    /**
-     * @dev Appends one record: the event, the new head, the new count, and, if accepted, the new state
-     * and the sequence number at which it was entered.
-     */
+    /// @dev Appends one record: the event, and the new head, count and, if accepted, state.
     function _append(
         address actor,
         Activity activity,
@@ -275,30 +266,27 @@ abstract contract ProvenanceAsset {
         bytes32[] memory inputs,
         bytes32[] memory outputs
     ) internal {
-        uint256 packed = _packed;
-        uint256 seq = packed & SEQ_MASK;
+        uint256 chain = _chain;
+        uint256 seq = chain & COUNT_MASK;
         if (seq == MAX_RECORDS) revert RecordLimitReached();
-        uint8 fromState = uint8(packed >> STATE_SHIFT);
+        uint8 fromState = uint8(chain >> STATE_SHIFT);
         if (!accepted) toState = fromState;
 
-        bytes32 prevHead = _head;
-        bytes32 recordHash = keccak256(
-            abi.encode(
-                address(this),
-                seq,
-                actor,
-                activity,
-                fromState,
-                toState,
-                accepted,
-                recordDigest,
-                keccak256(recordCID),
-                keccak256(abi.encodePacked(inputs)),
-                keccak256(abi.encodePacked(outputs))
-            )
+        bytes28 prevHead = bytes28(bytes32(chain));
+        bytes32 recordHash = _recordHash(
+            seq,
+            actor,
+            activity,
+            fromState,
+            toState,
+            accepted,
+            recordDigest,
+            keccak256(recordCID),
+            keccak256(abi.encodePacked(inputs)),
+            keccak256(abi.encodePacked(outputs))
         );
-        _head = keccak256(abi.encode(prevHead, recordHash));
-        _packed = _advance(packed, seq, toState, accepted);
+        bytes28 newHead = _nextHead(prevHead, recordHash);
+        _chain = uint256(bytes32(newHead)) | (uint256(toState) << STATE_SHIFT) | (seq + 1);
 
         emit ProvenanceRecorded(
             address(this),
@@ -316,13 +304,40 @@ abstract contract ProvenanceAsset {
         );
     }
 
-    /// @dev The packed word after record `seq`: count + 1 and, if accepted, the state and its entry seq.
-    function _advance(uint256 packed, uint256 seq, uint8 toState, bool accepted) private pure returns (uint256) {
-        packed = (packed & ~SEQ_MASK) | (seq + 1);
-        if (!accepted) return packed;
-        uint256 enteredShift = ENTERED_SHIFT + SEQ_BITS * toState;
-        packed &= ~((uint256(0xff) << STATE_SHIFT) | (SEQ_MASK << enteredShift));
-        return packed | (uint256(toState) << STATE_SHIFT) | (seq << enteredShift);
+    /// @dev The hash of one record, as the chain commits to it.
+    function _recordHash(
+        uint256 seq,
+        address actor,
+        Activity activity,
+        uint8 fromState,
+        uint8 toState,
+        bool accepted,
+        bytes32 recordDigest,
+        bytes32 recordCIDHash,
+        bytes32 inputsHash,
+        bytes32 outputsHash
+    ) internal view returns (bytes32) {
+        return
+            keccak256(
+                abi.encode(
+                    address(this),
+                    seq,
+                    actor,
+                    activity,
+                    fromState,
+                    toState,
+                    accepted,
+                    recordDigest,
+                    recordCIDHash,
+                    inputsHash,
+                    outputsHash
+                )
+            );
+    }
+
+    /// @dev One link of the hash chain.
+    function _nextHead(bytes28 prevHead, bytes32 recordHash) internal pure returns (bytes28) {
+        return bytes28(keccak256(abi.encode(prevHead, recordHash)));
     }
 
     function _checkOwner() internal view {

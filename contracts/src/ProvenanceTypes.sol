@@ -47,3 +47,22 @@ uint8 constant ROLE_MODEL_DEVELOPER = 2;
 uint8 constant ROLE_VALIDATOR = 4;
 uint8 constant ROLE_AUDITOR = 8;
 uint8 constant ALL_ROLES = ROLE_DATA_ADMIN | ROLE_MODEL_DEVELOPER | ROLE_VALIDATOR | ROLE_AUDITOR;
+
+/**
+ * @dev What a model's rollback proves about an earlier record `seq`: its fields, the head before it,
+ * and the record hashes of every later record, so that the contract can recompute its current head.
+ */
+struct RecordProof {
+    uint256 seq;
+    bytes28 prevHead;
+    address actor;
+    Activity activity;
+    uint8 fromState;
+    uint8 toState;
+    bool accepted;
+    bytes32 recordDigest;
+    bytes32 recordCIDHash;
+    bytes32 inputsHash;
+    bytes32 outputsHash;
+    bytes32[] laterRecordHashes;
+}
