@@ -1,0 +1,26 @@
+"""Entry point of the `proml` command: one verb group per noun."""
+
+from __future__ import annotations
+
+import click
+
+from proml import __version__
+
+from .contracts import contracts
+
+
+@click.group()
+@click.version_option(__version__, prog_name="proml")
+def cli() -> None:
+    """ProML: decentralised provenance for machine learning."""
+
+
+cli.add_command(contracts)
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

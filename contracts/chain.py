@@ -1,0 +1,169 @@
+"""The hash chain of an asset's records, recomputed off chain from `ProvenanceRecorded` events.
+
+`record_hash` and `next_head` mirror ProvenanceAsset.sol exactly, so that anyone holding the events
+can check them against the head stored on chain, and build the proof that `ModelAsset.rollback`
+needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eth_abi import encode
+from eth_utils import keccak, to_checksum_address
+
+HEAD_BYTES = 28
+ZERO_HEAD = b"\x00" * HEAD_BYTES
+
+
+@dataclass(frozen=True)
+class Record:
+    """One provenance record, as its `ProvenanceRecorded` event carries it."""
+
+    asset: str
+    seq: int
+    actor: str
+    activity: int
+    from_state: int
+    to_state: int
+    accepted: bool
+    record_digest: bytes
+    record_cid: bytes
+    inputs: tuple[bytes, ...]
+    outputs: tuple[bytes, ...]
+    prev_head: bytes
+
+    @classmethod
+    def from_event_args(cls, args: Mapping[str, Any]) -> Record:
+        """Build from the decoded arguments of a `ProvenanceRecorded` event."""
+        return cls(
+            asset=to_checksum_address(args["asset"]),
+            seq=int(args["seq"]),
+            actor=to_checksum_address(args["actor"]),
+            activity=int(args["activity"]),
+            from_state=int(args["fromState"]),
+            to_state=int(args["toState"]),
+            accepted=bool(args["accepted"]),
+            record_digest=bytes(args["recordDigest"]),
+            record_cid=bytes(args["recordCID"]),
+            inputs=tuple(bytes(x) for x in args["inputs"]),
+            outputs=tuple(bytes(x) for x in args["outputs"]),
+            prev_head=bytes(args["prevHead"]),
+        )
+
+    def hash(self) -> bytes:
+        """This record's `recordHash`, as the contract computes it."""
+        return record_hash(
+            self.asset,
+            self.seq,
+            self.actor,
+            self.activity,
+            self.from_state,
+            self.to_state,
+            self.accepted,
+            self.record_digest,
+            keccak(self.record_cid),
+            keccak(b"".join(self.inputs)),
+            keccak(b"".join(self.outputs)),
+        )
+
+
+def record_hash(
+    asset: str,
+    seq: int,
+    actor: str,
+    activity: int,
+    from_state: int,
+    to_state: int,
+    accepted: bool,
+    record_digest: bytes,
+    record_cid_hash: bytes,
+    inputs_hash: bytes,
+    outputs_hash: bytes,
+) -> bytes:
+    """`keccak256(abi.encode(asset, seq, actor, activity, fromState, toState, accepted, recordDigest,
+    keccak256(recordCID), keccak256(inputs), keccak256(outputs)))`."""
+    return keccak(
+        encode(
+            ["address", "uint256", "address", "uint8", "uint8", "uint8", "bool", "bytes32", "bytes32", "bytes32", "bytes32"],
+            [
+                asset,
+                seq,
+                actor,
+                activity,
+                from_state,
+                to_state,
+                accepted,
+                record_digest,
+                record_cid_hash,
+                inputs_hash,
+                outputs_hash,
+            ],
+        )
+    )
+
+
+def next_head(prev_head: bytes, recordhash: bytes) -> bytes:
+    """One link: `bytes28(keccak256(abi.encode(prevHead, recordHash)))`."""
+    return keccak(encode(["bytes28", "bytes32"], [prev_head, recordhash]))[:HEAD_BYTES]
+
+
+def recompute_head(records: Iterable[Record]) -> bytes:
+    """The head after `records`, folded from the zero head in the order given."""
+    head = ZERO_HEAD
+    for record in records:
+        head = next_head(head, record.hash())
+    return head
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    """The result of checking an asset's records against its on-chain head."""
+
+    ok: bool
+    recomputed_head: bytes
+    problems: tuple[str, ...]
+
+
+def check_chain(records: Sequence[Record], onchain_head: bytes) -> ChainCheck:
+    """Check that `records` are complete, in order, each linked to the one before, and lead to `onchain_head`."""
+    problems: list[str] = []
+    head = ZERO_HEAD
+    for position, record in enumerate(records):
+        if record.seq != position:
+            problems.append(f"record at position {position} has seq {record.seq}")
+        if record.prev_head != head:
+            problems.append(f"record {record.seq}: prevHead does not match the records before it")
+        head = next_head(head, record.hash())
+    if head != bytes(onchain_head):
+        problems.append("the recomputed head differs from the head on chain")
+    return ChainCheck(ok=not problems, recomputed_head=head, problems=tuple(problems))
+
+
+class ProofError(ValueError):
+    """A rollback proof cannot be built from these records."""
+
+
+def rollback_proof(records: Sequence[Record], to_seq: int) -> tuple[Any, ...]:
+    """The `RecordProof` tuple that proves record `to_seq` against the head after `records`."""
+    if not 0 <= to_seq < len(records):
+        raise ProofError(f"no record {to_seq}: the asset has {len(records)} records")
+    target = records[to_seq]
+    if target.seq != to_seq:
+        raise ProofError(f"records are not in order: position {to_seq} holds seq {target.seq}")
+    return (
+        target.seq,
+        target.prev_head,
+        target.actor,
+        target.activity,
+        target.from_state,
+        target.to_state,
+        target.accepted,
+        target.record_digest,
+        keccak(target.record_cid),
+        keccak(b"".join(target.inputs)),
+        keccak(b"".join(target.outputs)),
+        [r.hash() for r in records[to_seq + 1 :]],
+    )

@@ -1,0 +1,103 @@
+"""A small consortium on eth-tester for the contract tests: accounts, governance and asset helpers."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from web3 import Web3
+from web3.contract import Contract
+from web3.logs import DISCARD
+
+from proml.contracts.chain import Record
+from proml.contracts.deployment import dataset_at, deploy_registry, model_at, transact
+from proml.contracts.transitions import ALL_ROLES, AssetKind, Role
+
+CID_PREFIX = bytes.fromhex("01551220")  # CIDv1, raw, sha2-256, 32 bytes
+
+
+def random_digest() -> bytes:
+    return os.urandom(32)
+
+
+def cid_for(digest: bytes) -> bytes:
+    return CID_PREFIX + digest
+
+
+@dataclass
+class Consortium:
+    """The founder A holds every role; B is a data supplier, C a model developer, V a validator.
+
+    `outsider` is not a member. Every member is admitted through governance.
+    """
+
+    w3: Web3
+    registry: Contract
+    accounts: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, w3: Web3) -> Consortium:
+        acc = w3.eth.accounts
+        registry = deploy_registry(w3, "A", acc[0])
+        consortium = cls(w3, registry, {"A": acc[0], "B": acc[1], "C": acc[2], "V": acc[3], "outsider": acc[9]})
+        # Admit B, C and V. More than half of the active members must approve: A alone decides
+        # while A is alone; then A and B; with three members, two of them.
+        consortium.admit("B", Role.DATA_ADMIN, approvers=[])
+        consortium.admit("C", Role.MODEL_DEVELOPER | Role.DATA_ADMIN, approvers=["B"])
+        consortium.admit("V", Role.VALIDATOR | Role.AUDITOR, approvers=["B"])
+        return consortium
+
+    def admit(self, name: str, roles: int, approvers: Sequence[str], proposer: str = "A") -> int:
+        proposal_id = int(self.registry.functions.proposalCount().call())
+        self.tx(self.registry.functions.proposeAddMember(self.accounts[name], name, roles), proposer)
+        for approver in approvers:
+            self.tx(self.registry.functions.approve(proposal_id), approver)
+        return proposal_id
+
+    def tx(self, function: Any, sender: str, **params: Any) -> Any:
+        """Send `function` from the named account (or raw address); return the receipt."""
+        address = self.accounts.get(sender, sender)
+        return transact(function, {"from": address, **params})
+
+    def register(
+        self,
+        kind: AssetKind,
+        sender: str = "A",
+        ancestors: Sequence[str] = (),
+        content_digest: bytes | None = None,
+    ) -> Contract:
+        record_digest = random_digest()
+        content = content_digest if content_digest is not None else random_digest()
+        fn = self.registry.functions.registerDataset if kind == AssetKind.DATASET else self.registry.functions.registerModel
+        receipt = self.tx(fn(content, record_digest, cid_for(record_digest), list(ancestors)), sender)
+        address = self.registry.events.AssetRegistered().process_receipt(receipt, errors=DISCARD)[0]["args"]["asset"]
+        return dataset_at(self.w3, address) if kind == AssetKind.DATASET else model_at(self.w3, address)
+
+    def dataset(self, sender: str = "A", ancestors: Sequence[str] = ()) -> Contract:
+        return self.register(AssetKind.DATASET, sender, ancestors)
+
+    def model(self, sender: str = "A", ancestors: Sequence[str] = ()) -> Contract:
+        return self.register(AssetKind.MODEL, sender, ancestors)
+
+    def record(
+        self,
+        asset: Contract,
+        function: str,
+        sender: str = "A",
+        inputs: Sequence[bytes] = (),
+        outputs: Sequence[bytes] = (),
+    ) -> Any:
+        digest = random_digest()
+        fn = getattr(asset.functions, function)(digest, cid_for(digest), list(inputs), list(outputs))
+        return self.tx(fn, sender)
+
+    def records(self, asset: Contract) -> list[Record]:
+        """Every record of `asset` from its events (eth-tester: a filter from block 0 is cheap here)."""
+        logs = asset.events.ProvenanceRecorded().get_logs(from_block=0)
+        return [Record.from_event_args(log["args"]) for log in sorted(logs, key=lambda e: e["args"]["seq"])]
+
+
+ROLE_NAMES = {int(r): r.name for r in Role}
+assert sum(ROLE_NAMES) == ALL_ROLES
