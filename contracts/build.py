@@ -87,11 +87,16 @@ def _source_key(path: Path) -> str:
     return path.relative_to(REPO_ROOT).as_posix()
 
 
-def standard_input() -> dict[str, Any]:
-    """The solc standard-JSON input for all sources."""
+def project_sources() -> dict[str, str]:
+    """The project's sources by their key in the compiler input (a path relative to the repository)."""
+    return {_source_key(p): p.read_text(encoding="utf-8") for p in source_files()}
+
+
+def standard_input(sources: Mapping[str, str]) -> dict[str, Any]:
+    """The solc standard-JSON input for `sources`."""
     return {
         "language": "Solidity",
-        "sources": {_source_key(p): {"content": p.read_text(encoding="utf-8")} for p in source_files()},
+        "sources": {key: {"content": content} for key, content in sources.items()},
         "settings": {
             "evmVersion": EVM_VERSION,
             "viaIR": True,
@@ -105,51 +110,50 @@ def standard_input() -> dict[str, Any]:
     }
 
 
-def compile_sources() -> dict[str, Any]:
-    """Run solc on all sources and return its output; raise `CompilationFailed` on errors."""
+def compile_sources(sources: Mapping[str, str]) -> dict[str, Any]:
+    """Run solc on `sources` and return its output; raise `CompilationFailed` on errors."""
     import solcx  # a development dependency: installing and running ProML needs no compiler
 
     solc = find_solc()
     try:
         output: dict[str, Any] = solcx.compile_standard(
-            standard_input(),
+            standard_input(sources),
             solc_binary=solc,
             base_path=str(REPO_ROOT),
             allow_paths=[str(REPO_ROOT)],
         )
     except solcx.exceptions.SolcError as exc:
         if exc.stdout_data:
-            _raise_on_errors(json.loads(exc.stdout_data))
+            _raise_on_errors(json.loads(exc.stdout_data), sources)
         raise BuildError(f"solc failed: {exc}") from exc
-    _raise_on_errors(output)
+    _raise_on_errors(output, sources)
     return output
 
 
-def _raise_on_errors(output: Mapping[str, Any]) -> None:
+def _raise_on_errors(output: Mapping[str, Any], sources: Mapping[str, str]) -> None:
     errors = [e for e in output.get("errors", []) if e.get("severity") == "error"]
     if errors:
-        raise CompilationFailed([_locate(e) for e in errors])
+        raise CompilationFailed([_locate(e, sources) for e in errors])
 
 
-def _locate(error: Mapping[str, Any]) -> CompilerMessage:
+def _locate(error: Mapping[str, Any], sources: Mapping[str, str]) -> CompilerMessage:
     location = error.get("sourceLocation") or {}
     file = location.get("file", "<solc>")
     line, column = 0, 0
-    path = REPO_ROOT / file
     start = location.get("start", -1)
-    if start >= 0 and path.is_file():
-        before = path.read_bytes()[:start]
+    content = sources.get(file)
+    if content is None and (REPO_ROOT / file).is_file():
+        content = (REPO_ROOT / file).read_text(encoding="utf-8")
+    if start >= 0 and content is not None:
+        before = content.encode()[:start]
         line = before.count(b"\n") + 1
         column = start - (before.rfind(b"\n") + 1) + 1
     return CompilerMessage(file, line, column, f"{error.get('type', 'Error')}: {error.get('message', '')}")
 
 
-def artifacts_from(output: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+def artifacts_from(output: Mapping[str, Any], sources: Mapping[str, str]) -> dict[str, dict[str, Any]]:
     """One artifact per project contract (dependencies excluded), keyed by file name."""
-    digests = {
-        key: hashlib.sha256(source["content"].encode()).hexdigest()
-        for key, source in standard_input()["sources"].items()
-    }
+    digests = {key: hashlib.sha256(content.encode()).hexdigest() for key, content in sources.items()}
     artifacts: dict[str, dict[str, Any]] = {}
     for source_name, contracts in sorted(output["contracts"].items()):
         if not source_name.startswith(_source_key(SOURCE_DIR)):
@@ -166,7 +170,7 @@ def artifacts_from(output: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
                 "compiler": {
                     "version": metadata["compiler"]["version"],
                     "evmVersion": EVM_VERSION,
-            "viaIR": True,
+                    "viaIR": True,
                     "optimizer": {"enabled": True, "runs": OPTIMIZER_RUNS},
                 },
                 "sourceDigests": {k: {"sha256": v} for k, v in digests.items() if k in metadata["sources"]},
@@ -180,7 +184,8 @@ def render(artifact: Mapping[str, Any]) -> str:
 
 def build(artifact_dir: Path = ARTIFACT_DIR) -> list[Path]:
     """Compile and write the artifacts; remove artifacts of contracts that no longer exist."""
-    artifacts = artifacts_from(compile_sources())
+    sources = project_sources()
+    artifacts = artifacts_from(compile_sources(sources), sources)
     artifact_dir.mkdir(parents=True, exist_ok=True)
     for stale in set(p.name for p in artifact_dir.glob("*.json")) - set(artifacts):
         (artifact_dir / stale).unlink()
@@ -194,6 +199,7 @@ def build(artifact_dir: Path = ARTIFACT_DIR) -> list[Path]:
 
 def stale_artifacts(artifact_dir: Path = ARTIFACT_DIR) -> list[str]:
     """Names of the artifacts that differ from a fresh compile (missing and extra ones included)."""
-    fresh = {name: render(a) for name, a in artifacts_from(compile_sources()).items()}
+    sources = project_sources()
+    fresh = {name: render(a) for name, a in artifacts_from(compile_sources(sources), sources).items()}
     committed = {p.name: p.read_text(encoding="utf-8") for p in artifact_dir.glob("*.json")}
     return sorted(name for name in fresh.keys() | committed.keys() if fresh.get(name) != committed.get(name))

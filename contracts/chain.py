@@ -11,8 +11,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eth_abi import encode
-from eth_utils import keccak, to_checksum_address
+from eth_abi.abi import encode
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 
 HEAD_BYTES = 28
 ZERO_HEAD = b"\x00" * HEAD_BYTES
@@ -87,7 +88,19 @@ def record_hash(
     keccak256(recordCID), keccak256(inputs), keccak256(outputs)))`."""
     return keccak(
         encode(
-            ["address", "uint256", "address", "uint8", "uint8", "uint8", "bool", "bytes32", "bytes32", "bytes32", "bytes32"],
+            [
+                "address",
+                "uint256",
+                "address",
+                "uint8",
+                "uint8",
+                "uint8",
+                "bool",
+                "bytes32",
+                "bytes32",
+                "bytes32",
+                "bytes32",
+            ],
             [
                 asset,
                 seq,
@@ -128,7 +141,8 @@ class ChainCheck:
 
 
 def check_chain(records: Sequence[Record], onchain_head: bytes) -> ChainCheck:
-    """Check that `records` are complete, in order, each linked to the one before, and lead to `onchain_head`."""
+    """Check that `records` are complete, in order, each linked to the one before, and lead to the
+    head on chain."""
     problems: list[str] = []
     head = ZERO_HEAD
     for position, record in enumerate(records):

@@ -7,14 +7,15 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from eth_abi import decode as abi_decode
-from eth_utils import function_signature_to_4byte_selector, to_checksum_address
+from eth_abi.abi import decode as abi_decode
+from eth_utils.abi import function_signature_to_4byte_selector
+from eth_utils.address import to_checksum_address
 
 from .artifacts import CONTRACT_NAMES, load_artifact
 
 # Solidity's built-in revert payloads, which are not in any ABI.
-_ERROR_STRING = ("Error", ("string",), ("message",))
-_PANIC = ("Panic", ("uint256",), ("code",))
+_ERROR_STRING: tuple[str, tuple[str, ...], tuple[str, ...]] = ("Error", ("string",), ("message",))
+_PANIC: tuple[str, tuple[str, ...], tuple[str, ...]] = ("Panic", ("uint256",), ("code",))
 
 
 class ContractRevert(Exception):
@@ -47,7 +48,9 @@ def _abi_type(entry: Mapping[str, Any]) -> str:
 def _errors_by_selector() -> dict[bytes, _ErrorSpec]:
     specs: dict[bytes, _ErrorSpec] = {}
     for name, types, names in (_ERROR_STRING, _PANIC):
-        specs[function_signature_to_4byte_selector(f"{name}({','.join(types)})")] = _ErrorSpec(name, types, names)
+        specs[function_signature_to_4byte_selector(f"{name}({','.join(types)})")] = _ErrorSpec(
+            name, types, names
+        )
     for contract in CONTRACT_NAMES:
         for entry in load_artifact(contract).abi:
             if entry["type"] != "error":

@@ -89,7 +89,9 @@ DATASET_TRANSITIONS: dict[Activity, Transition] = {
     for t in (
         Transition(Activity.COLLECT, _states_from(_D.REGISTERED, _D.PUBLISHED), _D.COLLECTED, "collect"),
         Transition(Activity.LABEL, _states_from(_D.COLLECTED, _D.PUBLISHED), _D.LABELLED, "label"),
-        Transition(Activity.PREPROCESS, _states_from(_D.COLLECTED, _D.PUBLISHED), _D.PREPROCESSED, "preprocess"),
+        Transition(
+            Activity.PREPROCESS, _states_from(_D.COLLECTED, _D.PUBLISHED), _D.PREPROCESSED, "preprocess"
+        ),
         Transition(Activity.PUBLISH, _states_from(_D.PREPROCESSED, _D.PUBLISHED), _D.PUBLISHED, "publish"),
         Transition(Activity.DEPRECATE, _states_from(_D.REGISTERED, _D.PUBLISHED), _D.DEPRECATED, "deprecate"),
     )
@@ -98,8 +100,12 @@ DATASET_TRANSITIONS: dict[Activity, Transition] = {
 MODEL_TRANSITIONS: dict[Activity, Transition] = {
     t.activity: t
     for t in (
-        Transition(Activity.SELECT_DATA, _states_from(_M.REGISTERED, _M.DEPLOYED), _M.DATA_SELECTED, "selectData"),
-        Transition(Activity.PREPROCESS, _states_from(_M.DATA_SELECTED, _M.DEPLOYED), _M.PREPROCESSED, "preprocess"),
+        Transition(
+            Activity.SELECT_DATA, _states_from(_M.REGISTERED, _M.DEPLOYED), _M.DATA_SELECTED, "selectData"
+        ),
+        Transition(
+            Activity.PREPROCESS, _states_from(_M.DATA_SELECTED, _M.DEPLOYED), _M.PREPROCESSED, "preprocess"
+        ),
         Transition(
             Activity.ENGINEER_FEATURES,
             _states_from(_M.PREPROCESSED, _M.DEPLOYED),
@@ -126,7 +132,10 @@ STATES: dict[AssetKind, type[IntEnum]] = {AssetKind.DATASET: DatasetState, Asset
 ROLE_ACTIVITIES: dict[Activity, Role] = {Activity.VALIDATE: Role.VALIDATOR}
 
 # Which role registering each kind needs.
-REGISTRATION_ROLES: dict[AssetKind, Role] = {AssetKind.DATASET: Role.DATA_ADMIN, AssetKind.MODEL: Role.MODEL_DEVELOPER}
+REGISTRATION_ROLES: dict[AssetKind, Role] = {
+    AssetKind.DATASET: Role.DATA_ADMIN,
+    AssetKind.MODEL: Role.MODEL_DEVELOPER,
+}
 
 
 def next_state(kind: AssetKind, activity: Activity, state: int) -> tuple[bool, int]:

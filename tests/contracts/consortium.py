@@ -7,13 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from web3 import Web3
-from web3.contract import Contract
-from web3.logs import DISCARD
-
 from proml.contracts.chain import Record
 from proml.contracts.deployment import dataset_at, deploy_registry, model_at, transact
 from proml.contracts.transitions import ALL_ROLES, AssetKind, Role
+from web3 import Web3
+from web3.contract import Contract
+from web3.logs import DISCARD
 
 CID_PREFIX = bytes.fromhex("01551220")  # CIDv1, raw, sha2-256, 32 bytes
 
@@ -41,7 +40,9 @@ class Consortium:
     def create(cls, w3: Web3) -> Consortium:
         acc = w3.eth.accounts
         registry = deploy_registry(w3, "A", acc[0])
-        consortium = cls(w3, registry, {"A": acc[0], "B": acc[1], "C": acc[2], "V": acc[3], "outsider": acc[9]})
+        consortium = cls(
+            w3, registry, {"A": acc[0], "B": acc[1], "C": acc[2], "V": acc[3], "outsider": acc[9]}
+        )
         # Admit B, C and V. More than half of the active members must approve: A alone decides
         # while A is alone; then A and B; with three members, two of them.
         consortium.admit("B", Role.DATA_ADMIN, approvers=[])
@@ -68,12 +69,24 @@ class Consortium:
         ancestors: Sequence[str] = (),
         content_digest: bytes | None = None,
     ) -> Contract:
+        return self.register_with_receipt(kind, sender, ancestors, content_digest)[0]
+
+    def register_with_receipt(
+        self,
+        kind: AssetKind,
+        sender: str = "A",
+        ancestors: Sequence[str] = (),
+        content_digest: bytes | None = None,
+    ) -> tuple[Contract, Any]:
         record_digest = random_digest()
         content = content_digest if content_digest is not None else random_digest()
-        fn = self.registry.functions.registerDataset if kind == AssetKind.DATASET else self.registry.functions.registerModel
+        functions = self.registry.functions
+        fn = functions.registerDataset if kind == AssetKind.DATASET else functions.registerModel
         receipt = self.tx(fn(content, record_digest, cid_for(record_digest), list(ancestors)), sender)
-        address = self.registry.events.AssetRegistered().process_receipt(receipt, errors=DISCARD)[0]["args"]["asset"]
-        return dataset_at(self.w3, address) if kind == AssetKind.DATASET else model_at(self.w3, address)
+        event = self.registry.events.AssetRegistered().process_receipt(receipt, errors=DISCARD)[0]
+        address = event["args"]["asset"]
+        bind = dataset_at if kind == AssetKind.DATASET else model_at
+        return bind(self.w3, address), receipt
 
     def dataset(self, sender: str = "A", ancestors: Sequence[str] = ()) -> Contract:
         return self.register(AssetKind.DATASET, sender, ancestors)

@@ -1,0 +1,40 @@
+# ProML developer commands. `make test` sets everything up from a fresh clone, then runs the suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+BENCH_DIR := bench-results
+
+.PHONY: setup test lint typecheck contracts-check bench clean
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed; set PYTHON=python3.11")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+contracts-check: setup
+	$(BIN)/proml contracts build --check
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy proml contracts node sdk cli
+
+test: setup lint typecheck
+	$(BIN)/pytest
+
+bench: setup
+	mkdir -p $(BENCH_DIR)
+	$(BIN)/python -m tests.bench.gas --json $(BENCH_DIR)/gas.json
+
+clean:
+	rm -rf $(VENV) node_modules $(BENCH_DIR) build dist *.egg-info

@@ -1,0 +1,61 @@
+"""The distribution: the wheel carries every package and the artifacts, and runs without a compiler."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(out), str(REPO)],
+        check=True,
+    )
+    (path,) = out.glob("proml-*.whl")
+    return path
+
+
+@pytest.mark.slow
+def test_wheel_contains_packages_and_artifacts(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for expected in (
+        "proml/__init__.py",
+        "proml/node/__init__.py",
+        "proml/sdk/__init__.py",
+        "proml/cli/main.py",
+        "proml/contracts/artifacts/ProML.json",
+        "proml/contracts/artifacts/ModelAsset.json",
+        "proml/contracts/src/ProML.sol",
+    ):
+        assert expected in names, expected
+
+
+@pytest.mark.slow
+def test_packages_import_from_the_built_wheel(wheel: Path, tmp_path: Path) -> None:
+    unpacked = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(unpacked)
+    script = (
+        "import proml, proml.node, proml.sdk, proml.cli.main, proml.contracts.artifacts as a;"
+        "print(proml.contracts.artifacts.__file__);"
+        "print(a.load_artifact('ProML').compiler_version)"
+    )
+    # Run from a directory outside the checkout, with the unpacked wheel first on the path.
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(unpacked), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    module_file, compiler = result.stdout.split()
+    assert module_file.startswith(str(unpacked))
+    assert compiler.startswith("0.8.")
