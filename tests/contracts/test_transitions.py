@@ -1,0 +1,198 @@
+"""Every activity of both asset kinds from every state, driven by the single transition table.
+
+For each asset kind, each activity of its table and each of its states, a fresh asset is brought into
+that state along a path of accepted activities found in the table itself, and the activity is then
+recorded: the contract must accept it exactly when the table allows it, move to the table's target
+state, and keep the record either way.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import pytest
+from web3.contract import Contract
+from web3.logs import DISCARD
+from web3.types import TxReceipt
+
+from proml.contracts.deployment import call, dataset_at, model_at
+from proml.contracts.errors import ContractRevert
+from proml.contracts.transitions import (
+    ROLE_ACTIVITIES,
+    STATES,
+    TRANSITIONS,
+    Activity,
+    AssetKind,
+    Transition,
+)
+
+from .consortium import Consortium, cid_for, random_digest
+
+# Gas given explicitly: eth-tester's gas estimation costs several times the transaction itself.
+GAS = 3_000_000
+
+# Who registers each kind in these tests; validation is sent by V, who neither owns nor contributes.
+OWNER = {AssetKind.DATASET: "B", AssetKind.MODEL: "C"}
+VALIDATOR = "V"
+
+# Functions of the asset contracts that record something but are not in the transition table.
+NOT_IN_TABLE = {"initialize", "recordFromRegistry", "rollback", "anchor", "addContributor", "removeContributor"}
+
+
+def shortest_paths(kind: AssetKind) -> dict[int, tuple[Activity, ...]]:
+    """For every state reachable from Registered (0), the shortest list of accepted activities to it."""
+    paths: dict[int, tuple[Activity, ...]] = {0: ()}
+    queue = deque([0])
+    while queue:
+        state = queue.popleft()
+        for activity, rule in TRANSITIONS[kind].items():
+            if state in rule.allowed_from and rule.to_state not in paths:
+                paths[rule.to_state] = (*paths[state], activity)
+                queue.append(rule.to_state)
+    return paths
+
+
+PATHS = {kind: shortest_paths(kind) for kind in TRANSITIONS}
+
+
+def sender_of(kind: AssetKind, activity: Activity) -> str:
+    return VALIDATOR if activity in ROLE_ACTIVITIES else OWNER[kind]
+
+
+def send(consortium: Consortium, function: Any, sender: str) -> TxReceipt:
+    """Send with a fixed gas limit; a revert is re-raised as the decoded custom error."""
+    try:
+        return consortium.tx(function, sender, gas=GAS)
+    except ContractRevert as exc:
+        if exc.name != "TransactionFailed":
+            raise
+        call(function, {"from": consortium.accounts[sender]})
+        raise
+
+
+def register(consortium: Consortium, kind: AssetKind, sender: str) -> Contract:
+    """Register like `Consortium.register`, with a fixed gas limit."""
+    registry = consortium.registry.functions
+    function = registry.registerDataset if kind == AssetKind.DATASET else registry.registerModel
+    digest = random_digest()
+    receipt = send(consortium, function(random_digest(), digest, cid_for(digest), []), sender)
+    (registered,) = consortium.registry.events.AssetRegistered().process_receipt(receipt, errors=DISCARD)
+    bind = dataset_at if kind == AssetKind.DATASET else model_at
+    return bind(consortium.w3, registered["args"]["asset"])
+
+
+def record_activity(
+    consortium: Consortium, asset: Contract, rule: Transition, sender: str
+) -> tuple[bool, dict[str, Any]]:
+    """Record `rule`'s activity; return what the function returned and the event's arguments."""
+    digest = random_digest()
+    function = getattr(asset.functions, rule.function)(digest, cid_for(digest), [random_digest()], [random_digest()])
+    returned = bool(function.call({"from": consortium.accounts[sender]}))
+    receipt = send(consortium, function, sender)
+    logs = [
+        log
+        for log in asset.events.ProvenanceRecorded().process_receipt(receipt, errors=DISCARD)
+        if log["address"] == asset.address
+    ]
+    assert len(logs) == 1
+    args = dict(logs[0]["args"])
+    assert args["activity"] == rule.activity
+    assert bytes(args["recordDigest"]) == digest
+    return returned, args
+
+
+def bring_to(consortium: Consortium, kind: AssetKind, state: int) -> Contract:
+    """A fresh asset of `kind` in `state`, driven there through the table."""
+    asset = register(consortium, kind, OWNER[kind])
+    for activity in PATHS[kind][state]:
+        accepted, _ = record_activity(consortium, asset, TRANSITIONS[kind][activity], sender_of(kind, activity))
+        assert accepted, f"path step {activity.name} was refused"
+    assert asset.functions.state().call() == state
+    return asset
+
+
+def _case_id(kind: AssetKind, activity: Activity, state: int) -> str:
+    return f"{kind.name.lower()}-{TRANSITIONS[kind][activity].function}-from-{STATES[kind](state).name.lower()}"
+
+
+CASES = [
+    pytest.param(kind, activity, state, id=_case_id(kind, activity, state))
+    for kind, table in TRANSITIONS.items()
+    for activity in table
+    for state in STATES[kind]
+]
+
+
+def test_every_state_is_reachable_through_the_table() -> None:
+    for kind in TRANSITIONS:
+        assert set(PATHS[kind]) == {int(s) for s in STATES[kind]}, kind.name
+
+
+@pytest.mark.parametrize(("kind", "activity", "state"), CASES)
+def test_activity_from_state_follows_the_table(
+    consortium: Consortium, kind: AssetKind, activity: Activity, state: int
+) -> None:
+    rule = TRANSITIONS[kind][activity]
+    asset = bring_to(consortium, kind, state)
+    count_before = asset.functions.recordCount().call()
+    head_before = asset.functions.head().call()
+    allowed = state in rule.allowed_from
+
+    returned, event = record_activity(consortium, asset, rule, sender_of(kind, activity))
+
+    assert returned == allowed
+    assert event["accepted"] == allowed
+    assert event["seq"] == count_before
+    assert event["fromState"] == state
+    assert event["toState"] == (rule.to_state if allowed else state)
+    assert bytes(event["prevHead"]) == head_before
+    assert asset.functions.state().call() == (rule.to_state if allowed else state)
+    # The record is kept whether or not the transition was allowed.
+    assert asset.functions.recordCount().call() == count_before + 1
+    assert asset.functions.head().call() != head_before
+
+
+UNSUPPORTED = [
+    pytest.param(kind, activity, id=f"{kind.name.lower()}-{activity.name.lower()}")
+    for kind, table in TRANSITIONS.items()
+    for activity in Activity
+    if activity not in table
+]
+
+
+@pytest.mark.parametrize(("kind", "activity"), UNSUPPORTED)
+def test_batch_refuses_an_activity_the_kind_does_not_have(
+    consortium: Consortium, kind: AssetKind, activity: Activity
+) -> None:
+    """Whatever the table leaves out for a kind, the contract refuses: the table is the whole story."""
+    asset = register(consortium, kind, "A")
+    first = next(rule for rule in TRANSITIONS[kind].values() if 0 in rule.allowed_from)
+    supported_digest, digest = random_digest(), random_digest()
+    batch = [
+        (asset.address, first.activity, supported_digest, cid_for(supported_digest), [], []),
+        (asset.address, activity, digest, cid_for(digest), [], []),
+    ]
+    head_before = asset.functions.head().call()
+
+    with pytest.raises(ContractRevert) as refused:
+        consortium.tx(consortium.registry.functions.recordBatch(batch), "A")
+
+    assert refused.value.name == "UnsupportedActivity"
+    assert refused.value.args_by_name["activity"] == activity
+    # Atomic: the supported record before it is gone too.
+    assert asset.functions.recordCount().call() == 1
+    assert asset.functions.head().call() == head_before
+    assert asset.functions.state().call() == 0
+
+
+@pytest.mark.parametrize("kind", list(TRANSITIONS), ids=lambda k: k.name.lower())
+def test_table_names_every_activity_function_of_the_kind(consortium: Consortium, kind: AssetKind) -> None:
+    asset = register(consortium, kind, "A")
+    state_changing = {
+        entry["name"]
+        for entry in asset.abi
+        if entry["type"] == "function" and entry["stateMutability"] not in ("view", "pure")
+    }
+    assert state_changing - NOT_IN_TABLE == {rule.function for rule in TRANSITIONS[kind].values()}
+    assert asset.functions.kind().call() == kind
