@@ -54,6 +54,10 @@ class Record:
             prev_head=bytes(args["prevHead"]),
         )
 
+    def commitments(self) -> tuple[bytes, bytes, bytes]:
+        """What the chain keeps of the variable-length fields: keccak of the CID, inputs and outputs."""
+        return keccak(self.record_cid), keccak(b"".join(self.inputs)), keccak(b"".join(self.outputs))
+
     def hash(self) -> bytes:
         """This record's `recordHash`, as the contract computes it."""
         return record_hash(
@@ -65,9 +69,7 @@ class Record:
             self.to_state,
             self.accepted,
             self.record_digest,
-            keccak(self.record_cid),
-            keccak(b"".join(self.inputs)),
-            keccak(b"".join(self.outputs)),
+            *self.commitments(),
         )
 
 
@@ -176,8 +178,6 @@ def rollback_proof(records: Sequence[Record], to_seq: int) -> tuple[Any, ...]:
         target.to_state,
         target.accepted,
         target.record_digest,
-        keccak(target.record_cid),
-        keccak(b"".join(target.inputs)),
-        keccak(b"".join(target.outputs)),
+        *target.commitments(),
         [r.hash() for r in records[to_seq + 1 :]],
     )
