@@ -34,13 +34,15 @@ contract ModelAsset is ProvenanceAsset {
     event RolledBack(uint256 seq, uint256 indexed toSeq, bool accepted, string reason);
 
     /**
-     * @notice Emitted with the anchor record.
+     * @notice Emitted with an accepted anchor record.
      * @param seq The anchor record's sequence number.
      * @param phase Before or after training.
      * @param root The Merkle root of the tracker's tree.
      */
     event Anchored(uint256 seq, AnchorPhase indexed phase, bytes32 root);
 
+    /// @dev `phase` is not an `AnchorPhase`.
+    error UnknownAnchorPhase(uint8 phase);
     /// @dev `toSeq` is not an earlier record of this model.
     error SeqOutOfRange(uint256 toSeq, uint256 recordCount);
     /// @dev The proof needs exactly `expected` later record hashes.
@@ -159,8 +161,10 @@ contract ModelAsset is ProvenanceAsset {
         _authorizeCaller(Activity.Rollback);
         uint256 seq = recordCount();
         _checkProof(proof, seq);
-        bytes32[] memory inputs = new bytes32[](1);
+        // The chain covers the target and the reason through the record's inputs.
+        bytes32[] memory inputs = new bytes32[](2);
         inputs[0] = bytes32(proof.seq);
+        inputs[1] = keccak256(bytes(reason));
         accepted = proof.accepted;
         _append(msg.sender, Activity.Rollback, proof.toState, accepted, recordDigest, recordCID, inputs, new bytes32[](0));
         emit RolledBack(seq, proof.seq, accepted, reason);
@@ -168,28 +172,32 @@ contract ModelAsset is ProvenanceAsset {
 
     /**
      * @notice Anchors the Merkle root of the provenance tracker's tree (data, model, per-epoch nodes)
-     * before or after training. The state does not change; a retired model refuses new anchors.
-     * Owner or contributor.
+     * before or after training. The state does not change; a retired model refuses new anchors (the
+     * attempt is kept with `accepted = false`). Owner or contributor.
      * @param root The Merkle root.
-     * @param phase Before or after training.
+     * @param phase An `AnchorPhase`: 0 before training, 1 after.
      * @param recordDigest Digest of the anchor's record document.
      * @param recordCID CID of the anchor's record document.
      * @return accepted Whether the anchor was accepted.
      */
     function anchor(
         bytes32 root,
-        AnchorPhase phase,
+        uint8 phase,
         bytes32 recordDigest,
         bytes calldata recordCID
     ) external returns (bool accepted) {
+        if (phase > uint8(type(AnchorPhase).max)) revert UnknownAnchorPhase(phase);
         _authorizeCaller(Activity.Anchor);
         uint256 seq = recordCount();
         uint8 current = state();
         accepted = current != RETIRED;
+        // The chain covers the phase through the record's inputs, the root through its outputs.
+        bytes32[] memory inputs = new bytes32[](1);
+        inputs[0] = bytes32(uint256(phase));
         bytes32[] memory outputs = new bytes32[](1);
         outputs[0] = root;
-        _append(msg.sender, Activity.Anchor, current, accepted, recordDigest, recordCID, new bytes32[](0), outputs);
-        emit Anchored(seq, phase, root);
+        _append(msg.sender, Activity.Anchor, current, accepted, recordDigest, recordCID, inputs, outputs);
+        if (accepted) emit Anchored(seq, AnchorPhase(phase), root);
     }
 
     /// @inheritdoc ProvenanceAsset

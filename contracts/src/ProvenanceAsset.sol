@@ -147,17 +147,17 @@ abstract contract ProvenanceAsset {
         return _recordActivity(actor, activity, recordDigest, recordCID, inputs, outputs);
     }
 
-    /// @notice Lets `account` record activities on this asset. Owner only.
+    /// @notice Lets `account` record activities on this asset. Owner only, while an active member.
     function addContributor(address account) external {
-        _checkOwner();
+        _checkActiveOwner();
         if (account == address(0)) revert ZeroAddress();
         _contributors[account] = true;
         emit ContributorAdded(account);
     }
 
-    /// @notice Withdraws `account`'s permission to record activities. Owner only.
+    /// @notice Withdraws `account`'s permission to record activities. Owner only, while an active member.
     function removeContributor(address account) external {
-        _checkOwner();
+        _checkActiveOwner();
         delete _contributors[account];
         emit ContributorRemoved(account);
     }
@@ -340,8 +340,11 @@ abstract contract ProvenanceAsset {
         return bytes28(keccak256(abi.encode(prevHead, recordHash)));
     }
 
-    function _checkOwner() internal view {
+    /// @dev A suspended owner can no longer act, and so can no longer manage contributors either.
+    function _checkActiveOwner() internal view {
         if (msg.sender != owner()) revert NotOwner(msg.sender);
+        (MemberStatus status, ) = IProMLMembers(registry).memberStatus(msg.sender);
+        if (status == MemberStatus.Suspended) revert MemberSuspended(msg.sender);
     }
 
     /// @dev The ancestors from the clone's immutable arguments, one 32-byte word each after the owner.

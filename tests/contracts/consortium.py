@@ -7,12 +7,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from proml.contracts.chain import Record
-from proml.contracts.deployment import dataset_at, deploy_registry, model_at, transact
-from proml.contracts.transitions import ALL_ROLES, AssetKind, Role
 from web3 import Web3
 from web3.contract import Contract
 from web3.logs import DISCARD
+
+from proml.contracts.chain import Record
+from proml.contracts.deployment import dataset_at, deploy_registry, model_at, transact
+from proml.contracts.transitions import ALL_ROLES, AssetKind, Role
 
 CID_PREFIX = bytes.fromhex("01551220")  # CIDv1, raw, sha2-256, 32 bytes
 

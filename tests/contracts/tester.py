@@ -7,6 +7,7 @@ and drops the revert data; real JSON-RPC nodes return it, and web3 raises `Contr
 
 from __future__ import annotations
 
+import ast
 from typing import Any
 
 from eth_tester import EthereumTester, PyEVMBackend
@@ -26,13 +27,18 @@ class RevertDataTesterProvider(EthereumTesterProvider):
             raise ContractLogicError(f"execution reverted: 0x{data.hex()}", data="0x" + data.hex()) from exc
 
 
-def _revert_data(original: BaseException | None) -> bytes | None:
-    if not isinstance(original, TransactionFailed) or not original.args:
-        return None
-    first = original.args[0]
-    if isinstance(first, Exception) and first.args:
-        first = first.args[0]
-    return first if isinstance(first, bytes) else None
+def _revert_data(error: BaseException | None) -> bytes | None:
+    """The raw revert data somewhere down the chain of exceptions that eth-tester raised."""
+    while error is not None:
+        first = error.args[0] if error.args else None
+        if isinstance(first, bytes):
+            return first
+        if isinstance(first, str) and first.startswith(("b'", 'b"')):
+            # eth-tester's eth_call path keeps only the repr of the revert data.
+            literal = ast.literal_eval(first)
+            return literal if isinstance(literal, bytes) else None
+        error = first if isinstance(first, Exception) else error.__context__
+    return None
 
 
 def tester_web3() -> Web3:

@@ -1,0 +1,1 @@
+"""Providers: blockchain, storage and signer, between the services and the clients."""
