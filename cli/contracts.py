@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-EXIT_CHECK_FAILED = 1
-EXIT_USAGE = 2
+from .exit_codes import EXIT_CHECK_FAILED, EXIT_USAGE
 
 
 @click.group()

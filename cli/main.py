@@ -7,6 +7,7 @@ import click
 from proml import __version__
 
 from .contracts import contracts
+from .init import init_command
 
 
 @click.group()
@@ -16,6 +17,7 @@ def cli() -> None:
 
 
 cli.add_command(contracts)
+cli.add_command(init_command)
 
 
 def main() -> None:
