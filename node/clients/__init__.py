@@ -1,1 +1,1 @@
-"""Clients of the services a node talks to: IPFS (Kubo RPC); the chain and the wallet come next."""
+"""Clients of what a node talks to: the chain (JSON-RPC), IPFS (Kubo RPC) and the wallet (keystore)."""

@@ -1,0 +1,505 @@
+"""Build, sign, send and track transactions on any EVM chain.
+
+`BlockchainProvider` is the only way the node writes to the chain. It signs with the `Signer` (never with
+an account unlocked on the node), manages nonces in memory (seeded from the chain's pending count, with a
+hook for the caller to persist the next one), takes fees from the chain (EIP-1559 when the chain has a base
+fee, legacy `gasPrice` otherwise), retries with exponential backoff while the chain is unreachable, waits
+for a configurable number of confirmations while watching for reorgs, and turns reverts into
+`ContractRevert`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from eth_abi.abi import encode as abi_encode
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
+
+from proml.contracts.errors import ContractRevert, decode_revert
+from proml.node.clients.chain import (
+    ChainClient,
+    ChainError,
+    ChainUnavailable,
+    ExecutionReverted,
+    Receipt,
+)
+from proml.node.providers.signer import Signer
+
+T = TypeVar("T")
+
+GWEI = 10**9
+DEFAULT_PRIORITY_FEE = 1 * GWEI
+
+
+class BlockchainProviderError(Exception):
+    """A transaction could not be built, sent or tracked."""
+
+
+class ReceiptTimeout(BlockchainProviderError, TimeoutError):
+    """No receipt with enough confirmations arrived in time."""
+
+
+class ChainIdMismatch(BlockchainProviderError):
+    """The endpoint serves another chain than the one configured."""
+
+
+@dataclass(frozen=True)
+class Fees:
+    """Either EIP-1559 fees (`max_fee_per_gas` and `max_priority_fee_per_gas`) or a legacy `gas_price`."""
+
+    max_fee_per_gas: int | None = None
+    max_priority_fee_per_gas: int | None = None
+    gas_price: int | None = None
+
+    @property
+    def eip1559(self) -> bool:
+        return self.max_fee_per_gas is not None
+
+    def as_tx(self) -> dict[str, int]:
+        if self.eip1559:
+            assert self.max_fee_per_gas is not None and self.max_priority_fee_per_gas is not None
+            return {
+                "maxFeePerGas": self.max_fee_per_gas,
+                "maxPriorityFeePerGas": self.max_priority_fee_per_gas,
+            }
+        assert self.gas_price is not None
+        return {"gasPrice": self.gas_price}
+
+    @classmethod
+    def of_tx(cls, tx: Mapping[str, Any]) -> Fees:
+        if "maxFeePerGas" in tx:
+            return cls(int(tx["maxFeePerGas"]), int(tx["maxPriorityFeePerGas"]))
+        return cls(gas_price=int(tx["gasPrice"]))
+
+    def bumped(self, percent: int) -> Fees:
+        """These fees raised by `percent` (rounded up, at least +1 wei each)."""
+
+        def up(value: int) -> int:
+            return max(value + 1, -(-value * (100 + percent) // 100))
+
+        if self.eip1559:
+            assert self.max_fee_per_gas is not None and self.max_priority_fee_per_gas is not None
+            return Fees(up(self.max_fee_per_gas), up(self.max_priority_fee_per_gas))
+        assert self.gas_price is not None
+        return Fees(gas_price=up(self.gas_price))
+
+    def at_least(self, other: Fees) -> Fees:
+        """Each fee the larger of the two (both of the same kind)."""
+        if self.eip1559 and other.eip1559:
+            return Fees(
+                max(self.max_fee_per_gas or 0, other.max_fee_per_gas or 0),
+                max(self.max_priority_fee_per_gas or 0, other.max_priority_fee_per_gas or 0),
+            )
+        if not self.eip1559 and not other.eip1559:
+            return Fees(gas_price=max(self.gas_price or 0, other.gas_price or 0))
+        return self
+
+
+class NonceManager:
+    """Hands out consecutive nonces for one account, thread-safely.
+
+    The first reservation seeds the counter from `fetch_pending()` (the chain's pending transaction count),
+    or from `initial` when that is higher (a nonce the caller persisted). After every reservation
+    `on_reserved(next_nonce)` is called, under the lock, so that the caller can persist it.
+    """
+
+    def __init__(
+        self,
+        fetch_pending: Callable[[], int],
+        initial: int | None = None,
+        on_reserved: Callable[[int], None] | None = None,
+    ) -> None:
+        self._fetch_pending = fetch_pending
+        self._floor = initial
+        self._on_reserved = on_reserved
+        self._next: int | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def next_nonce(self) -> int | None:
+        """The nonce the next reservation returns, or None before the first one (not yet seeded)."""
+        return self._next
+
+    def reserve(self) -> int:
+        with self._lock:
+            if self._next is None:
+                pending = self._fetch_pending()
+                self._next = max(pending, self._floor or 0)
+            nonce = self._next
+            self._next = nonce + 1
+            if self._on_reserved is not None:
+                self._on_reserved(self._next)
+            return nonce
+
+    def release(self, nonce: int) -> None:
+        """`nonce` was reserved but never reached the chain. The latest reservation is simply taken
+        back; an older one leaves a gap, so the counter is re-seeded from the chain next time."""
+        with self._lock:
+            if self._next is not None and nonce == self._next - 1:
+                self._next = nonce
+                if self._on_reserved is not None:
+                    self._on_reserved(self._next)
+            else:
+                self.resync_locked()
+
+    def resync(self) -> None:
+        """Forget the counter: the next reservation asks the chain again (e.g. after 'nonce too low')."""
+        with self._lock:
+            self.resync_locked()
+
+    def resync_locked(self) -> None:
+        self._next = None
+        self._floor = None
+
+
+class BlockchainProvider:
+    """Sends transactions signed by `signer` through `client`, to the chain with id `chain_id`."""
+
+    def __init__(
+        self,
+        client: ChainClient,
+        signer: Signer,
+        chain_id: int,
+        *,
+        confirmations: int = 1,
+        gas_margin_percent: int = 20,
+        retries: int = 5,
+        backoff: float = 0.2,
+        max_backoff: float = 5.0,
+        poll_interval: float = 0.25,
+        next_nonce: int | None = None,
+        on_nonce_reserved: Callable[[int], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.client = client
+        self.signer = signer
+        self.chain_id = chain_id
+        self.confirmations = confirmations
+        self.gas_margin_percent = gas_margin_percent
+        self.retries = retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.poll_interval = poll_interval
+        self._sleep = sleep
+        self.nonces = NonceManager(self._pending_count, initial=next_nonce, on_reserved=on_nonce_reserved)
+        self._sent: dict[str, dict[str, Any]] = {}
+        self._sent_lock = threading.Lock()
+
+    @property
+    def address(self) -> str:
+        return str(self.signer.address)
+
+    def check_chain(self) -> None:
+        """Raise `ChainIdMismatch` unless the endpoint serves the configured chain."""
+        actual = self._retry(self.client.chain_id)
+        if actual != self.chain_id:
+            raise ChainIdMismatch(f"{self.client.url} serves chain {actual}, not {self.chain_id}")
+
+    # -- retries ----------------------------------------------------------------------------------
+
+    def _retry(self, fn: Callable[[], T]) -> T:
+        """`fn()`, retried with exponential backoff while the chain is unavailable."""
+        delay = self.backoff
+        for attempt in range(self.retries + 1):
+            try:
+                return fn()
+            except ChainUnavailable:
+                if attempt >= self.retries:
+                    raise
+                self._sleep(delay)
+                delay = min(delay * 2, self.max_backoff)
+        raise AssertionError("unreachable")
+
+    def _pending_count(self) -> int:
+        return int(self._retry(lambda: self.client.get_transaction_count(self.address, "pending")))
+
+    # -- nonces -----------------------------------------------------------------------------------
+
+    def reserve_nonce(self) -> int:
+        return self.nonces.reserve()
+
+    # -- fees and gas -----------------------------------------------------------------------------
+
+    def fees(self) -> Fees:
+        """Current fees from the chain: 2 x base fee + priority tip on EIP-1559 chains, else gasPrice."""
+        if not self._retry(self.client.supports_eip1559):
+            return Fees(gas_price=self._retry(self.client.gas_price))
+        block = self._retry(lambda: self.client.get_block("latest"))
+        base_fee = block.base_fee_per_gas if block is not None and block.base_fee_per_gas is not None else 0
+        tip = self._priority_fee()
+        return Fees(max_fee_per_gas=2 * base_fee + tip, max_priority_fee_per_gas=tip)
+
+    def _priority_fee(self) -> int:
+        try:
+            return int(self._retry(self.client.max_priority_fee))
+        except ChainError:
+            pass
+        try:
+            history = self._retry(lambda: self.client.fee_history(5, "latest", [50.0]))
+            rewards = [int(r[0], 16) for r in history.get("reward") or [] if r]
+            if rewards:
+                return sorted(rewards)[len(rewards) // 2]
+        except (ChainError, ValueError, TypeError):
+            pass
+        return DEFAULT_PRIORITY_FEE
+
+    def estimate_gas(self, to: str | None, data: bytes, value: int = 0) -> int:
+        """Estimated gas plus the safety margin; a revert raises `ContractRevert`."""
+        tx: dict[str, Any] = {"from": self.address, "data": data, "value": value}
+        if to is not None:
+            tx["to"] = to
+        try:
+            estimate = self._retry(lambda: self.client.estimate_gas(tx))
+        except ExecutionReverted as exc:
+            raise decode_revert(exc.revert_data) from exc
+        return int(estimate) * (100 + self.gas_margin_percent) // 100
+
+    # -- building and sending ---------------------------------------------------------------------
+
+    def build_transaction(
+        self,
+        to: str | None,
+        data: bytes,
+        gas: int | None = None,
+        *,
+        value: int = 0,
+        nonce: int | None = None,
+        fees: Fees | None = None,
+    ) -> dict[str, Any]:
+        """An unsigned transaction for the Signer. `nonce` is left out unless given (`send` reserves
+        it); `to=None` deploys a contract."""
+        tx: dict[str, Any] = {
+            "chainId": self.chain_id,
+            "from": self.address,
+            "value": value,
+            "data": data,
+            "gas": gas if gas is not None else self.estimate_gas(to, data, value),
+        }
+        if to is not None:
+            tx["to"] = to_checksum_address(to)
+        tx.update((fees or self.fees()).as_tx())
+        if nonce is not None:
+            tx["nonce"] = nonce
+        return tx
+
+    def send(
+        self,
+        to: str | None,
+        data: bytes,
+        gas: int | None = None,
+        *,
+        value: int = 0,
+        fees: Fees | None = None,
+    ) -> str:
+        """Build, sign and send; the transaction hash. The nonce is reserved only once the transaction
+        is built (a failing gas estimate consumes none) and given back if sending fails."""
+        tx = self.build_transaction(to, data, gas, value=value, fees=fees)
+        nonce = self.nonces.reserve()
+        tx["nonce"] = nonce
+        try:
+            return self.send_transaction(tx)
+        except ChainUnavailable:
+            self.nonces.resync()  # it may or may not have arrived: ask the chain next time
+            raise
+        except ChainError as exc:
+            if "nonce" in str(exc).lower():
+                self.nonces.resync()
+            else:
+                self.nonces.release(nonce)
+            raise
+        except BaseException:
+            self.nonces.release(nonce)
+            raise
+
+    def send_transaction(self, tx: Mapping[str, Any]) -> str:
+        """Sign a complete transaction (nonce included) and send it raw; the transaction hash."""
+        unsigned = {k: v for k, v in tx.items() if k != "from"}
+        raw = self.signer.sign_transaction(dict(unsigned))
+        tx_hash = "0x" + keccak(raw).hex()
+        first = True
+
+        def submit() -> str:
+            nonlocal first
+            try:
+                return str(self.client.send_raw_transaction(raw))
+            except ExecutionReverted:
+                raise
+            except ChainError as exc:
+                # A retry after a lost response: the node already has this exact transaction.
+                if not first and "known" in str(exc).lower():
+                    return tx_hash
+                raise
+            finally:
+                first = False
+
+        sent = self._retry(submit)
+        if sent.lower() != tx_hash:
+            raise BlockchainProviderError(f"the chain reports hash {sent} for transaction {tx_hash}")
+        with self._sent_lock:
+            self._sent[tx_hash] = dict(tx)
+        return tx_hash
+
+    def replace(self, tx_hash: str, fees: Fees | None = None, bump_percent: int = 15) -> str:
+        """Resubmit a stuck transaction with the same nonce and higher fees; the new hash.
+
+        The fees are those given, else the old ones raised by `bump_percent` (most clients want at
+        least +10 %) or the chain's current fees, whichever is higher.
+        """
+        with self._sent_lock:
+            original = self._sent.get(tx_hash.lower())
+        if original is None:
+            original = self._transaction_from_chain(tx_hash)
+        new_fees = fees or Fees.of_tx(original).bumped(bump_percent).at_least(self.fees())
+        tx = {
+            k: v for k, v in original.items() if k not in ("maxFeePerGas", "maxPriorityFeePerGas", "gasPrice")
+        }
+        tx.update(new_fees.as_tx())
+        return self.send_transaction(tx)
+
+    def _transaction_from_chain(self, tx_hash: str) -> dict[str, Any]:
+        found = self._retry(lambda: self.client.get_transaction(tx_hash))
+        if found is None:
+            raise BlockchainProviderError(f"transaction {tx_hash} is unknown here and to the chain")
+        if str(found.get("from", "")).lower() != self.address.lower():
+            raise BlockchainProviderError(f"transaction {tx_hash} was not sent by {self.address}")
+        tx: dict[str, Any] = {
+            "chainId": self.chain_id,
+            "nonce": int(found["nonce"], 16),
+            "gas": int(found["gas"], 16),
+            "value": int(found["value"], 16),
+            "data": bytes.fromhex(str(found["input"])[2:]),
+        }
+        if found.get("to"):
+            tx["to"] = to_checksum_address(found["to"])
+        if found.get("maxFeePerGas") is not None:
+            tx["maxFeePerGas"] = int(found["maxFeePerGas"], 16)
+            tx["maxPriorityFeePerGas"] = int(found["maxPriorityFeePerGas"], 16)
+        else:
+            tx["gasPrice"] = int(found["gasPrice"], 16)
+        return tx
+
+    # -- receipts ---------------------------------------------------------------------------------
+
+    def wait_for_receipt(
+        self, tx_hash: str, confirmations: int | None = None, timeout: float = 120.0
+    ) -> Receipt:
+        """The receipt once its block has `confirmations` blocks on top (counting its own) and is still
+        canonical; if a reorg drops or moves the transaction, waiting goes on. A failed transaction
+        raises `ContractRevert` (decoded by replaying it with `eth_call`)."""
+        needed = self.confirmations if confirmations is None else confirmations
+        deadline = time.monotonic() + timeout
+        while True:
+            receipt = self._confirmed_receipt(tx_hash, max(needed, 1))
+            if receipt is not None:
+                if not receipt.succeeded:
+                    raise self._revert_of(tx_hash, receipt)
+                return receipt
+            if time.monotonic() >= deadline:
+                raise ReceiptTimeout(
+                    f"transaction {tx_hash}: no receipt with {needed} confirmations in {timeout}s"
+                )
+            self._sleep(self.poll_interval)
+
+    def _confirmed_receipt(self, tx_hash: str, needed: int) -> Receipt | None:
+        receipt = self._retry(lambda: self.client.get_transaction_receipt(tx_hash))
+        if receipt is None:
+            return None
+        head = self._retry(self.client.block_number)
+        if head - receipt.block_number + 1 < needed:
+            return None
+        # Still canonical? The block at that height must be the receipt's block, and the receipt, asked
+        # again, must still point at it.
+        block = self._retry(lambda: self.client.get_block(receipt.block_number))
+        if block is None or block.hash != receipt.block_hash:
+            return None
+        again = self._retry(lambda: self.client.get_transaction_receipt(tx_hash))
+        if again is None or again.block_hash != receipt.block_hash:
+            return None
+        return again
+
+    def _revert_of(self, tx_hash: str, receipt: Receipt) -> ContractRevert:
+        with self._sent_lock:
+            tx = self._sent.get(tx_hash.lower())
+        if tx is None:
+            try:
+                tx = self._transaction_from_chain(tx_hash)
+            except BlockchainProviderError:
+                tx = None
+        if tx is not None:
+            call: dict[str, Any] = {"from": self.address, "data": tx["data"], "gas": tx["gas"]}
+            if tx.get("to"):
+                call["to"] = tx["to"]
+            if tx.get("value"):
+                call["value"] = tx["value"]
+            for block in (receipt.block_number, max(receipt.block_number - 1, 0)):
+                try:
+                    self._retry(lambda b=block: self.client.call(call, b))  # type: ignore[misc]
+                except ExecutionReverted as exc:
+                    return decode_revert(exc.revert_data)
+                except ChainError:
+                    break
+        return ContractRevert("TransactionFailed", {"transactionHash": tx_hash}, b"")
+
+    def transact(
+        self,
+        to: str,
+        data: bytes,
+        gas: int | None = None,
+        *,
+        confirmations: int | None = None,
+        timeout: float = 120.0,
+    ) -> Receipt:
+        """Send and wait for the receipt."""
+        return self.wait_for_receipt(self.send(to, data, gas), confirmations, timeout)
+
+    # -- reads ------------------------------------------------------------------------------------
+
+    def call(self, to: str, data: bytes, block: int | str = "latest") -> bytes:
+        """`eth_call` from this account; a revert raises `ContractRevert`."""
+        try:
+            return bytes(
+                self._retry(lambda: self.client.call({"from": self.address, "to": to, "data": data}, block))
+            )
+        except ExecutionReverted as exc:
+            raise decode_revert(exc.revert_data) from exc
+
+    # -- deployment -------------------------------------------------------------------------------
+
+    def deploy_contract(
+        self,
+        bytecode: str | bytes,
+        abi: Sequence[Mapping[str, Any]],
+        args: Sequence[Any] = (),
+        *,
+        confirmations: int | None = None,
+        timeout: float = 120.0,
+    ) -> str:
+        """Deploy a contract signed by the Signer; its address once the deployment is confirmed."""
+        code = bytecode if isinstance(bytecode, bytes) else bytes.fromhex(bytecode.removeprefix("0x"))
+        data = code + encode_constructor_args(abi, args)
+        receipt = self.wait_for_receipt(self.send(None, data), confirmations, timeout)
+        if receipt.contract_address is None:
+            raise BlockchainProviderError(f"deployment {receipt.transaction_hash} created no contract")
+        return str(receipt.contract_address)
+
+
+def _abi_type(entry: Mapping[str, Any]) -> str:
+    kind: str = entry["type"]
+    if kind.startswith("tuple"):
+        return "(" + ",".join(_abi_type(c) for c in entry["components"]) + ")" + kind[len("tuple") :]
+    return kind
+
+
+def encode_constructor_args(abi: Sequence[Mapping[str, Any]], args: Sequence[Any]) -> bytes:
+    constructor = next((e for e in abi if e.get("type") == "constructor"), None)
+    inputs = list(constructor.get("inputs", [])) if constructor is not None else []
+    if len(inputs) != len(args):
+        raise BlockchainProviderError(f"the constructor takes {len(inputs)} arguments, {len(args)} given")
+    if not inputs:
+        return b""
+    return abi_encode([_abi_type(i) for i in inputs], list(args))
