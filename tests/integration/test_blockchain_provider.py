@@ -89,7 +89,7 @@ def test_confirmations_counted_by_blocks(anvil: Anvil) -> None:
     with pytest.raises(ReceiptTimeout):
         provider.wait_for_receipt(tx_hash, confirmations=3, timeout=0)
     anvil.mine(2)
-    receipt = provider.wait_for_receipt(tx_hash, confirmations=3, timeout=0)
+    receipt = provider.wait_for_receipt(tx_hash, confirmations=3, timeout=30)
     assert receipt.block_hash == mined.block_hash
     assert anvil.client().block_number() == receipt.block_number + 2
 
@@ -116,7 +116,7 @@ def test_reorged_receipt_is_waited_for_again(anvil: Anvil) -> None:
         provider.wait_for_receipt(tx_hash, confirmations=1, timeout=0)
     # Re-included in another block, it is confirmed there.
     anvil.client().send_raw_transaction(_raw_of(anvil, tx_hash, provider))
-    again = provider.wait_for_receipt(tx_hash, confirmations=1, timeout=0)
+    again = provider.wait_for_receipt(tx_hash, confirmations=1, timeout=30)
     assert again.block_hash != first.block_hash
 
 
@@ -167,7 +167,7 @@ def test_new_provider_seeds_its_nonce_from_the_pending_count(anvil: Anvil) -> No
 
     anvil.mine()
     for h in [*pending, tx_hash]:
-        assert second.wait_for_receipt(h, confirmations=1, timeout=0).succeeded
+        assert second.wait_for_receipt(h, confirmations=1, timeout=30).succeeded
     assert view_uint(second, registry, "assetCount") == 4
 
 
@@ -239,7 +239,7 @@ def test_replaced_transaction_lands_once(anvil: Anvil) -> None:
     assert sent is not None and int(sent["maxPriorityFeePerGas"], 16) > 1
 
     anvil.mine()
-    receipt = provider.wait_for_receipt(replacement, confirmations=1, timeout=0)
+    receipt = provider.wait_for_receipt(replacement, confirmations=1, timeout=30)
     assert receipt.succeeded
     assert client.get_transaction_receipt(stuck) is None
     assert client.get_transaction_count(provider.address, "latest") == nonce_before + 1
