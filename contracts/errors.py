@@ -69,6 +69,10 @@ def decode_revert(data: bytes | str | None) -> ContractRevert:
     if spec is None:
         return ContractRevert("UnknownRevert", {"data": "0x" + raw.hex()}, raw)
     values = abi_decode(list(spec.types), raw[4:])
+    # eth-abi decodes addresses in lower case; everything else in web3 is checksummed.
+    values = tuple(
+        to_checksum_address(v) if t == "address" else v for t, v in zip(spec.types, values, strict=True)
+    )
     return ContractRevert(spec.name, dict(zip(spec.names, values, strict=True)), raw)
 
 
@@ -83,6 +87,6 @@ def _as_bytes(data: bytes | str | None) -> bytes:
 def _render(value: Any) -> str:
     if isinstance(value, bytes):
         return "0x" + value.hex()
-    if isinstance(value, str) and len(value) == 42 and value.startswith("0x"):
-        return to_checksum_address(value)
+    if isinstance(value, str) and value.startswith("0x"):
+        return value
     return repr(value)

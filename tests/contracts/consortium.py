@@ -7,12 +7,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from web3 import Web3
 from web3.contract import Contract
 from web3.logs import DISCARD
 
 from proml.contracts.chain import Record
 from proml.contracts.deployment import dataset_at, deploy_registry, model_at, transact
+from proml.contracts.errors import ContractRevert
 from proml.contracts.transitions import ALL_ROLES, AssetKind, Role
 
 CID_PREFIX = bytes.fromhex("01551220")  # CIDv1, raw, sha2-256, 32 bytes
@@ -115,3 +117,12 @@ class Consortium:
 
 ROLE_NAMES = {int(r): r.name for r in Role}
 assert sum(ROLE_NAMES) == ALL_ROLES
+
+
+def reverts(consortium: Consortium, function: Any, sender: str, name: str, **expected: Any) -> None:
+    """Sending `function` from `sender` reverts with the custom error `name(**expected)`, exactly."""
+    with pytest.raises(ContractRevert) as info:
+        consortium.tx(function, sender)
+    error = info.value
+    assert error.name == name, f"expected {name}, got {error}"
+    assert error.args_by_name == expected

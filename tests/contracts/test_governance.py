@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from enum import IntEnum
 from typing import Any
 
-import pytest
-from web3 import Web3
 from web3.contract import Contract
 from web3.logs import DISCARD
 
 from proml.contracts.deployment import dataset_at, deploy_registry, model_at
-from proml.contracts.errors import ContractRevert
 from proml.contracts.transitions import ALL_ROLES, Activity, AssetKind, Role
 
-from .consortium import Consortium, cid_for, random_digest
+from .consortium import Consortium, cid_for, random_digest, reverts
 
 ZERO_ADDRESS = "0x" + "00" * 20
 ZERO_DIGEST = b"\x00" * 32
@@ -35,27 +31,6 @@ class ProposalKind(IntEnum):
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def _normalise(value: Any) -> Any:
-    """Error arguments decode addresses in lower case; events, and web3's accounts, are checksummed."""
-    if isinstance(value, str) and len(value) == 42 and value.startswith("0x"):
-        return Web3.to_checksum_address(value)
-    return value
-
-
-def _check_error(error: ContractRevert, name: str, expected: Mapping[str, Any]) -> None:
-    assert error.name == name, f"expected {name}, got {error}"
-    assert {k: _normalise(v) for k, v in error.args_by_name.items()} == {
-        k: _normalise(v) for k, v in expected.items()
-    }
-
-
-def reverts(consortium: Consortium, function: Any, sender: str, name: str, **expected: Any) -> None:
-    """Sending `function` from `sender` reverts with the custom error `name(**expected)`, exactly."""
-    with pytest.raises(ContractRevert) as info:
-        consortium.tx(function, sender)
-    _check_error(info.value, name, expected)
 
 
 def call_reverts(consortium: Consortium, function: Any, name: str, **expected: Any) -> None:

@@ -7,8 +7,6 @@ mnemonic with eth-account's HD wallet; nothing uses `eth_accounts` or unlocked s
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
 import time
@@ -22,6 +20,8 @@ import pytest
 from eth_account import Account
 
 from proml.node.clients.chain import ChainClient, ChainClientError
+
+from .ipfs_daemons import stop_process
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ANVIL = REPO_ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
@@ -156,15 +156,7 @@ class Anvil:
         process, self.process = self.process, None
         if process is None:
             return None
-        if process.poll() is None:
-            with suppress(ProcessLookupError):
-                os.kill(process.pid, signal.SIGTERM)
-            try:
-                return process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                with suppress(ProcessLookupError):
-                    os.kill(process.pid, signal.SIGKILL)
-        return process.wait(timeout)
+        return stop_process(process, timeout)
 
     def restart(self) -> Anvil:
         self.stop()
