@@ -1,0 +1,1 @@
+"""Services: capture (with the durable outbox), index, query, verify, replicate."""

@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from proml.node.services.outbox import (
+    IdempotencyConflict,
+    IllegalTransition,
+    Outbox,
+    OutboxStatus,
+    UnknownEntry,
+)
+
+PAYLOAD = {"asset": "0x" + "11" * 20, "activity": "train", "recordDigest": "ab" * 32}
+
+
+@pytest.fixture
+def outbox(tmp_path: Path) -> Iterator[Outbox]:
+    box = Outbox(tmp_path / "outbox.sqlite")
+    try:
+        yield box
+    finally:
+        box.close()
+
+
+def test_entries_survive_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite"
+    first = Outbox(path)
+    entry, created = first.enqueue("record", PAYLOAD, "key-1")
+    first.close()
+    again = Outbox(path)
+    assert created
+    assert again.get(entry.id) == entry
+    assert again.queued(10) == [entry]
+    assert again.depth() == 1
+    again.close()
+
+
+def test_a_retried_request_returns_the_first_entry(outbox: Outbox) -> None:
+    first, created = outbox.enqueue("record", PAYLOAD, "key-1")
+    second, created_again = outbox.enqueue("record", dict(reversed(list(PAYLOAD.items()))), "key-1")
+    assert created and not created_again
+    assert second == first
+    assert outbox.depth() == 1
+
+
+def test_a_reused_key_for_another_request_is_refused(outbox: Outbox) -> None:
+    outbox.enqueue("record", PAYLOAD, "key-1")
+    with pytest.raises(IdempotencyConflict, match="new key"):
+        outbox.enqueue("record", {**PAYLOAD, "activity": "evaluate"}, "key-1")
+    assert outbox.depth() == 1
+
+
+def test_without_a_key_every_request_is_new(outbox: Outbox) -> None:
+    a, _ = outbox.enqueue("record", PAYLOAD)
+    b, _ = outbox.enqueue("record", PAYLOAD)
+    assert a.id != b.id and outbox.depth() == 2
+
+
+def test_status_moves_forward_and_records_the_transaction(outbox: Outbox) -> None:
+    entries = [outbox.enqueue("record", {**PAYLOAD, "n": n})[0] for n in range(3)]
+    ids = [e.id for e in entries]
+    assert [e.id for e in outbox.queued(2)] == ids[:2]
+    outbox.mark_submitted(ids, "0xabc")
+    outbox.mark_included(ids, 42)
+    submitted = outbox.get(ids[0])
+    assert (submitted.status, submitted.tx_hash, submitted.block_number, submitted.attempts) == (
+        OutboxStatus.INCLUDED,
+        "0xabc",
+        42,
+        1,
+    )
+    outbox.mark_final(ids)
+    assert outbox.depth() == 0
+    assert [e.id for e in outbox.with_status(OutboxStatus.FINAL)] == ids
+
+
+def test_a_dropped_transaction_is_queued_again_and_counted(outbox: Outbox) -> None:
+    entry, _ = outbox.enqueue("record", PAYLOAD)
+    outbox.mark_submitted([entry.id], "0xabc")
+    outbox.requeue([entry.id], "dropped by the chain")
+    again = outbox.get(entry.id)
+    assert (again.status, again.tx_hash, again.error) == (OutboxStatus.QUEUED, None, "dropped by the chain")
+    outbox.mark_submitted([entry.id], "0xdef")
+    assert outbox.get(entry.id).attempts == 2
+
+
+def test_illegal_transition_changes_nothing(outbox: Outbox) -> None:
+    a, _ = outbox.enqueue("record", PAYLOAD)
+    b, _ = outbox.enqueue("record", PAYLOAD)
+    outbox.mark_submitted([a.id], "0xabc")
+    with pytest.raises(IllegalTransition):
+        outbox.mark_included([a.id, b.id], 7)  # b was never submitted: neither moves
+    assert outbox.get(a.id).status == OutboxStatus.SUBMITTED
+    assert outbox.get(b.id).status == OutboxStatus.QUEUED
+    with pytest.raises(UnknownEntry):
+        outbox.get("nope")
+
+
+def test_nonce_only_moves_up(outbox: Outbox) -> None:
+    address = "0x" + "AB" * 20
+    assert outbox.next_nonce(address) is None
+    outbox.store_next_nonce(address, 5)
+    outbox.store_next_nonce(address.lower(), 3)
+    assert outbox.next_nonce(address) == 5
+
+
+_WRITER = """
+import sys
+from pathlib import Path
+from proml.node.services.outbox import Outbox
+box = Outbox(Path(sys.argv[1]))
+for n in range(int(sys.argv[2])):
+    entry, _ = box.enqueue("record", {"n": n}, f"key-{n}")
+    print(entry.id, flush=True)   # the acknowledgement
+sys.stdin.read()                  # wait to be killed
+"""
+
+
+def test_every_acknowledged_entry_survives_sigkill(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite"
+    writer = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(path), "50"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert writer.stdout is not None
+        acknowledged = [writer.stdout.readline().strip() for _ in range(50)]
+    finally:
+        os.kill(writer.pid, signal.SIGKILL)
+        writer.wait(10)
+    assert writer.returncode == -signal.SIGKILL
+    box = Outbox(path)
+    try:
+        assert [e.id for e in box.queued(100)] == acknowledged
+    finally:
+        box.close()
