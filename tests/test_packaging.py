@@ -38,6 +38,26 @@ def test_wheel_contains_packages_and_artifacts(wheel: Path) -> None:
         assert expected in names, expected
 
 
+SOURCE_ROOTS = {
+    "proml": "proml",
+    "contracts": "proml/contracts",
+    "node": "proml/node",
+    "sdk": "proml/sdk",
+    "cli": "proml/cli",
+}
+
+
+@pytest.mark.slow
+def test_wheel_contains_every_package_of_the_source_tree(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for folder, package_path in SOURCE_ROOTS.items():
+        for init in (REPO / folder).rglob("__init__.py"):
+            relative = init.relative_to(REPO / folder).as_posix()
+            assert f"{package_path}/{relative}" in names, (
+                f"{init} is missing: list its package in pyproject.toml"
+            )
+
+
 @pytest.mark.slow
 def test_packages_import_from_the_built_wheel(wheel: Path, tmp_path: Path) -> None:
     unpacked = tmp_path / "site"
