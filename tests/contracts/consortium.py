@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,9 +16,12 @@ from web3.logs import DISCARD
 from proml.contracts.chain import Record
 from proml.contracts.deployment import dataset_at, deploy_registry, model_at, transact
 from proml.contracts.errors import ContractRevert
-from proml.contracts.transitions import ALL_ROLES, AssetKind, Role
+from proml.contracts.transitions import ALL_ROLES, ROLE_ACTIVITIES, TRANSITIONS, Activity, AssetKind, Role
 
 CID_PREFIX = bytes.fromhex("01551220")  # CIDv1, raw, sha2-256, 32 bytes
+GAS = 3_000_000  # a fixed limit: eth-tester's gas estimation costs several times the transaction
+OWNER = {AssetKind.DATASET: "B", AssetKind.MODEL: "C"}
+VALIDATOR = "V"
 
 
 def random_digest() -> bytes:
@@ -126,3 +130,36 @@ def reverts(consortium: Consortium, function: Any, sender: str, name: str, **exp
     error = info.value
     assert error.name == name, f"expected {name}, got {error}"
     assert error.args_by_name == expected
+
+
+def send(consortium: Consortium, function: Any, sender: str, gas: int = GAS) -> Any:
+    """Send with a fixed gas limit; a revert is re-raised as the decoded custom error."""
+    try:
+        return consortium.tx(function, sender, gas=gas)
+    except ContractRevert as exc:
+        if exc.name != "TransactionFailed":
+            raise
+        # Sent again without a gas limit, the gas estimation reverts and names the custom error.
+        consortium.tx(function, sender)
+        raise
+
+
+def shortest_paths(kind: AssetKind) -> dict[int, tuple[Activity, ...]]:
+    """For every state reachable from Registered (0), the shortest list of accepted activities to it."""
+    paths: dict[int, tuple[Activity, ...]] = {0: ()}
+    queue = deque([0])
+    while queue:
+        state = queue.popleft()
+        for activity, rule in TRANSITIONS[kind].items():
+            if state in rule.allowed_from and rule.to_state not in paths:
+                paths[rule.to_state] = (*paths[state], activity)
+                queue.append(rule.to_state)
+    return paths
+
+
+PATHS = {kind: shortest_paths(kind) for kind in TRANSITIONS}
+
+
+def sender_of(kind: AssetKind, activity: Activity) -> str:
+    """Who may send `activity` on an asset of `kind` owned as in `OWNER`."""
+    return VALIDATOR if activity in ROLE_ACTIVITIES else OWNER[kind]

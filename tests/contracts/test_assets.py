@@ -7,7 +7,6 @@ full as `proml.contracts.chain.Record` values and compared with the decoded even
 from __future__ import annotations
 
 import random
-from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -24,7 +23,6 @@ from proml.contracts.chain import ZERO_HEAD, Record, next_head, rollback_proof
 from proml.contracts.deployment import dataset_at, model_at
 from proml.contracts.errors import ContractRevert
 from proml.contracts.transitions import (
-    ROLE_ACTIVITIES,
     TRANSITIONS,
     Activity,
     AssetKind,
@@ -32,11 +30,9 @@ from proml.contracts.transitions import (
     next_state,
 )
 
-from .consortium import Consortium, cid_for, random_digest
+from .consortium import GAS, OWNER, PATHS, Consortium, cid_for, random_digest, send, sender_of
 
-GAS = 3_000_000
 BATCH_GAS = 20_000_000
-OWNER = {AssetKind.DATASET: "B", AssetKind.MODEL: "C"}
 
 # A model's way to production: (activity, sender). After it the model has records 0..7 and is Deployed.
 LIFECYCLE = (
@@ -52,19 +48,6 @@ SEQ_TRAINED, SEQ_VALIDATED, SEQ_DEPLOYED = 4, 6, 7
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def send(consortium: Consortium, function: Any, sender: str, gas: int = GAS) -> TxReceipt:
-    """Send with a fixed gas limit (eth-tester's estimation is slow); a revert raises the decoded error."""
-    try:
-        receipt: TxReceipt = consortium.tx(function, sender, gas=gas)
-        return receipt
-    except ContractRevert as exc:
-        if exc.name != "TransactionFailed":
-            raise
-        # Sent again without a gas limit, the gas estimation reverts and names the custom error.
-        consortium.tx(function, sender)
-        raise
 
 
 def transact_and_return(
@@ -164,25 +147,6 @@ def deployed_model(consortium: Consortium) -> Contract:
     drive(consortium, model, LIFECYCLE)
     assert model.functions.state().call() == ModelState.DEPLOYED
     return model
-
-
-def shortest_paths(kind: AssetKind) -> dict[int, tuple[Activity, ...]]:
-    paths: dict[int, tuple[Activity, ...]] = {0: ()}
-    queue = deque([0])
-    while queue:
-        state = queue.popleft()
-        for activity, rule in TRANSITIONS[kind].items():
-            if state in rule.allowed_from and rule.to_state not in paths:
-                paths[rule.to_state] = (*paths[state], activity)
-                queue.append(rule.to_state)
-    return paths
-
-
-PATHS = {kind: shortest_paths(kind) for kind in TRANSITIONS}
-
-
-def sender_of(kind: AssetKind, activity: Activity) -> str:
-    return "V" if activity in ROLE_ACTIVITIES else OWNER[kind]
 
 
 def bring_to(consortium: Consortium, kind: AssetKind, state: int) -> Contract:

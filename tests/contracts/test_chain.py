@@ -31,28 +31,14 @@ from proml.contracts.chain import (
     rollback_proof,
 )
 from proml.contracts.deployment import model_at
-from proml.contracts.errors import ContractRevert
 from proml.contracts.transitions import Activity, ModelState
 
-from .consortium import Consortium, cid_for, random_digest
+from .consortium import Consortium, cid_for, random_digest, send
 
-GAS = 3_000_000
 HEAD_PROBLEM = "the recomputed head differs from the head on chain"
 
 
 # ---------------------------------------------------------------- building the history
-
-
-def send(consortium: Consortium, function: Any, sender: str) -> TxReceipt:
-    """Send with a fixed gas limit (eth-tester's estimation is slow); a revert raises the decoded error."""
-    try:
-        receipt: TxReceipt = consortium.tx(function, sender, gas=GAS)
-        return receipt
-    except ContractRevert as exc:
-        if exc.name != "TransactionFailed":
-            raise
-        consortium.tx(function, sender)  # the gas estimation reverts and names the custom error
-        raise
 
 
 def _word(address: str) -> bytes:

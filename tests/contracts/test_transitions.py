@@ -8,18 +8,15 @@ state, and keep the record either way.
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Any
 
 import pytest
 from web3.contract import Contract
 from web3.logs import DISCARD
-from web3.types import TxReceipt
 
 from proml.contracts.deployment import dataset_at, model_at
 from proml.contracts.errors import ContractRevert
 from proml.contracts.transitions import (
-    ROLE_ACTIVITIES,
     STATES,
     TRANSITIONS,
     Activity,
@@ -27,14 +24,11 @@ from proml.contracts.transitions import (
     Transition,
 )
 
-from .consortium import Consortium, cid_for, random_digest
+from .consortium import OWNER, PATHS, Consortium, cid_for, random_digest, send, sender_of
 
 # Gas given explicitly: eth-tester's gas estimation costs several times the transaction itself.
-GAS = 3_000_000
 
 # Who registers each kind in these tests; validation is sent by V, who neither owns nor contributes.
-OWNER = {AssetKind.DATASET: "B", AssetKind.MODEL: "C"}
-VALIDATOR = "V"
 
 # Functions of the asset contracts that record something but are not in the transition table.
 NOT_IN_TABLE = {
@@ -45,39 +39,6 @@ NOT_IN_TABLE = {
     "addContributor",
     "removeContributor",
 }
-
-
-def shortest_paths(kind: AssetKind) -> dict[int, tuple[Activity, ...]]:
-    """For every state reachable from Registered (0), the shortest list of accepted activities to it."""
-    paths: dict[int, tuple[Activity, ...]] = {0: ()}
-    queue = deque([0])
-    while queue:
-        state = queue.popleft()
-        for activity, rule in TRANSITIONS[kind].items():
-            if state in rule.allowed_from and rule.to_state not in paths:
-                paths[rule.to_state] = (*paths[state], activity)
-                queue.append(rule.to_state)
-    return paths
-
-
-PATHS = {kind: shortest_paths(kind) for kind in TRANSITIONS}
-
-
-def sender_of(kind: AssetKind, activity: Activity) -> str:
-    return VALIDATOR if activity in ROLE_ACTIVITIES else OWNER[kind]
-
-
-def send(consortium: Consortium, function: Any, sender: str) -> TxReceipt:
-    """Send with a fixed gas limit; a revert is re-raised as the decoded custom error."""
-    try:
-        receipt: TxReceipt = consortium.tx(function, sender, gas=GAS)
-        return receipt
-    except ContractRevert as exc:
-        if exc.name != "TransactionFailed":
-            raise
-        # Sent again without a gas limit, the gas estimation reverts and names the custom error.
-        consortium.tx(function, sender)
-        raise
 
 
 def register(consortium: Consortium, kind: AssetKind, sender: str) -> Contract:
