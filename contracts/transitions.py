@@ -36,6 +36,19 @@ class AssetKind(IntEnum):
     MODEL = 2
 
 
+class MemberStatus(IntEnum):
+    NONE = 0
+    ACTIVE = 1
+    SUSPENDED = 2
+
+
+class ProposalKind(IntEnum):
+    ADD_MEMBER = 0
+    REMOVE_MEMBER = 1
+    CHANGE_ROLES = 2
+    CHANGE_THRESHOLD = 3
+
+
 class DatasetState(IntEnum):
     REGISTERED = 0
     COLLECTED = 1

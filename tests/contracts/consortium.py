@@ -163,3 +163,13 @@ PATHS = {kind: shortest_paths(kind) for kind in TRANSITIONS}
 def sender_of(kind: AssetKind, activity: Activity) -> str:
     """Who may send `activity` on an asset of `kind` owned as in `OWNER`."""
     return VALIDATOR if activity in ROLE_ACTIVITIES else OWNER[kind]
+
+
+def event_log(contract: Contract, receipt: Any) -> list[tuple[str, dict[str, Any]]]:
+    """Every event that `contract` emitted in the transaction, in order, with its arguments."""
+    found: list[tuple[int, str, dict[str, Any]]] = []
+    for event in contract.all_events():
+        for log in event.process_receipt(receipt, errors=DISCARD):
+            if log["address"] == contract.address:
+                found.append((log["logIndex"], log["event"], dict(log["args"])))
+    return [(name, args) for _, name, args in sorted(found, key=lambda f: f[0])]

@@ -2,32 +2,17 @@
 
 from __future__ import annotations
 
-from enum import IntEnum
 from typing import Any
 
 from web3.contract import Contract
-from web3.logs import DISCARD
 
 from proml.contracts.deployment import dataset_at, deploy_registry, model_at
-from proml.contracts.transitions import ALL_ROLES, Activity, AssetKind, Role
+from proml.contracts.transitions import ALL_ROLES, Activity, AssetKind, MemberStatus, ProposalKind, Role
 
-from .consortium import Consortium, cid_for, random_digest, reverts
+from .consortium import Consortium, cid_for, event_log, random_digest, reverts
 
 ZERO_ADDRESS = "0x" + "00" * 20
 ZERO_DIGEST = b"\x00" * 32
-
-
-class MemberStatus(IntEnum):
-    NONE = 0
-    ACTIVE = 1
-    SUSPENDED = 2
-
-
-class ProposalKind(IntEnum):
-    ADD_MEMBER = 0
-    REMOVE_MEMBER = 1
-    CHANGE_ROLES = 2
-    CHANGE_THRESHOLD = 3
 
 
 # ---------------------------------------------------------------- helpers
@@ -40,16 +25,6 @@ def call_reverts(consortium: Consortium, function: Any, name: str, **expected: A
     path as every other refusal here: eth-tester's `eth_call` path keeps only a string repr of it.
     """
     reverts(consortium, function, "A", name, **expected)
-
-
-def event_log(contract: Contract, receipt: Any) -> list[tuple[str, dict[str, Any]]]:
-    """Every event that `contract` emitted in the transaction, in order, with its arguments."""
-    found: list[tuple[int, str, dict[str, Any]]] = []
-    for event in contract.all_events():
-        for log in event.process_receipt(receipt, errors=DISCARD):
-            if log["address"] == contract.address:
-                found.append((log["logIndex"], log["event"], dict(log["args"])))
-    return [(name, args) for _, name, args in sorted(found, key=lambda f: f[0])]
 
 
 def account(consortium: Consortium, index: int) -> str:

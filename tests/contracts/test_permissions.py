@@ -10,31 +10,19 @@ from collections.abc import Sequence
 from typing import Any
 
 from web3.contract import Contract
-from web3.logs import DISCARD
 
 from proml.contracts.chain import rollback_proof
 from proml.contracts.deployment import dataset_at, deploy_registry, model_at
-from proml.contracts.transitions import ALL_ROLES, Activity, DatasetState, ModelState, Role
+from proml.contracts.transitions import ALL_ROLES, Activity, DatasetState, MemberStatus, ModelState, Role
 
-from .consortium import Consortium, cid_for, random_digest, reverts
+from .consortium import Consortium, cid_for, event_log, random_digest, reverts
 
 ZERO_ADDRESS = "0x" + "00" * 20
-ACTIVE, SUSPENDED = 1, 2  # MemberStatus
 BEFORE_TRAINING = 0  # AnchorPhase
 MAX_RECORDS = 2**24 - 1
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def event_log(contract: Contract, receipt: Any) -> list[tuple[str, dict[str, Any]]]:
-    """Every event that `contract` emitted in the transaction, in order, with its arguments."""
-    found: list[tuple[int, str, dict[str, Any]]] = []
-    for event in contract.all_events():
-        for log in event.process_receipt(receipt, errors=DISCARD):
-            if log["address"] == contract.address:
-                found.append((log["logIndex"], log["event"], dict(log["args"])))
-    return [(name, args) for _, name, args in sorted(found, key=lambda f: f[0])]
 
 
 def recorded(asset: Contract, receipt: Any) -> list[dict[str, Any]]:
@@ -82,7 +70,7 @@ def suspend(consortium: Consortium, name: str, approvers: Sequence[str]) -> None
     consortium.tx(registry.functions.proposeRemoveMember(addr(consortium, name)), "A")
     for approver in approvers:
         consortium.tx(registry.functions.approve(proposal_id), approver)
-    assert registry.functions.memberStatus(addr(consortium, name)).call()[0] == SUSPENDED
+    assert registry.functions.memberStatus(addr(consortium, name)).call()[0] == MemberStatus.SUSPENDED
 
 
 def implementations(consortium: Consortium) -> tuple[Contract, Contract]:
@@ -521,7 +509,9 @@ def test_record_from_registry_is_for_the_registry_only(consortium: Consortium) -
     for sender, actor in (("B", b), ("outsider", addr(consortium, "outsider")), ("outsider", b)):
         reverts(
             consortium,
-            data.functions.recordFromRegistry(actor, ACTIVE, ALL_ROLES, Activity.COLLECT, *digest_args()),
+            data.functions.recordFromRegistry(
+                actor, MemberStatus.ACTIVE, ALL_ROLES, Activity.COLLECT, *digest_args()
+            ),
             sender,
             "NotRegistry",
             caller=addr(consortium, sender),
@@ -530,7 +520,7 @@ def test_record_from_registry_is_for_the_registry_only(consortium: Consortium) -
     reverts(
         consortium,
         model.functions.recordFromRegistry(
-            addr(consortium, "outsider"), ACTIVE, ALL_ROLES, Activity.VALIDATE, *digest_args()
+            addr(consortium, "outsider"), MemberStatus.ACTIVE, ALL_ROLES, Activity.VALIDATE, *digest_args()
         ),
         "outsider",
         "NotRegistry",

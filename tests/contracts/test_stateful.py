@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from enum import IntEnum
 from typing import Any
 
 import pytest
@@ -49,21 +48,13 @@ from proml.contracts.transitions import (
     TRANSITIONS,
     Activity,
     AssetKind,
+    MemberStatus,
     ModelState,
     Role,
     next_state,
 )
 
 from .consortium import Consortium, cid_for
-
-
-class MemberStatus(IntEnum):
-    """As in ProvenanceTypes.sol."""
-
-    NONE = 0
-    ACTIVE = 1
-    SUSPENDED = 2
-
 
 # A is the founder with every role; B supplies data, C develops models, V validates (see consortium.py).
 # D is admitted only through governance, if at all; the outsider never is.
