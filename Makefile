@@ -27,7 +27,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 typecheck: setup
-	$(BIN)/mypy proml contracts node sdk cli
+	$(BIN)/mypy proml contracts node sdk cli deploy/devnet
 
 test: setup lint typecheck
 	$(BIN)/pytest
@@ -35,6 +35,7 @@ test: setup lint typecheck
 bench: setup
 	mkdir -p $(BENCH_DIR)
 	$(BIN)/python -m tests.bench.gas --json $(BENCH_DIR)/gas.json
+	$(BIN)/python -m tests.bench.capture --json $(BENCH_DIR)/capture.json
 
 clean:
 	rm -rf $(VENV) node_modules $(BENCH_DIR) build dist *.egg-info

@@ -7,7 +7,9 @@ import click
 from proml import __version__
 
 from .contracts import contracts
+from .devnet import devnet
 from .init import init_command
+from .node import node
 
 
 @click.group()
@@ -17,7 +19,9 @@ def cli() -> None:
 
 
 cli.add_command(contracts)
+cli.add_command(devnet)
 cli.add_command(init_command)
+cli.add_command(node)
 
 
 def main() -> None:

@@ -127,18 +127,22 @@ async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
         await asyncio.to_thread(handle.close)
 
 
-async def _multipart(boundary: str, name: str, content: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
-    # Kubo (go-ipfs-files) expects the file name URL-escaped.
-    filename = quote(name, safe="")
-    yield (
-        f"--{boundary}\r\n"
-        f'Content-Disposition: form-data; name="file"; filename="{filename}"\r\n'
-        "Content-Type: application/octet-stream\r\n\r\n"
-    ).encode()
-    async for chunk in content:
-        if chunk:
-            yield chunk
-    yield f"\r\n--{boundary}--\r\n".encode()
+async def _multipart(
+    boundary: str, parts: Sequence[tuple[str, AsyncIterable[bytes]]]
+) -> AsyncIterator[bytes]:
+    for name, content in parts:
+        # Kubo (go-ipfs-files) expects the file name URL-escaped.
+        filename = quote(name, safe="")
+        yield (
+            f"--{boundary}\r\n"
+            f'Content-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        async for chunk in content:
+            if chunk:
+                yield chunk
+        yield b"\r\n"
+    yield f"--{boundary}--\r\n".encode()
 
 
 async def _single(data: bytes) -> AsyncIterator[bytes]:
@@ -260,6 +264,32 @@ class IpfsClient:
         else:
             content = source
             name = name if name is not None else "data"
+        results = await self._add_parts([(name, content)], cid_version, raw_leaves, pin, only_hash)
+        return results[-1]
+
+    async def add_many(
+        self, contents: Sequence[bytes], *, cid_version: int = 0, pin: bool = True
+    ) -> list[AddResult]:
+        """Several small files in one request: one result per file, in order. Much faster than one
+        request each for many small documents."""
+        if cid_version not in (0, 1):
+            raise ValueError(f"cid_version must be 0 or 1, not {cid_version}")
+        if not contents:
+            return []
+        parts = [(f"{i}", _single(data)) for i, data in enumerate(contents)]
+        results = await self._add_parts(parts, cid_version, None, pin, False)
+        if len(results) != len(contents):
+            raise IpfsError(f"{len(results)} results for {len(contents)} files", status=200, endpoint="add")
+        return results
+
+    async def _add_parts(
+        self,
+        parts: Sequence[tuple[str, AsyncIterable[bytes]]],
+        cid_version: int,
+        raw_leaves: bool | None,
+        pin: bool,
+        only_hash: bool,
+    ) -> list[AddResult]:
         params = [("cid-version", str(cid_version)), ("pin", _bool(pin)), ("only-hash", _bool(only_hash))]
         if raw_leaves is not None:
             params.append(("raw-leaves", _bool(raw_leaves)))
@@ -268,19 +298,21 @@ class IpfsClient:
         response = await self._post(
             "add",
             params,
-            content=_multipart(boundary, name, content),
+            content=_multipart(boundary, parts),
             headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
         )
-        result: AddResult | None = None
+        results = []
         for line in response.text.splitlines():
             if not line.strip():
                 continue
             doc = json.loads(line)
             if isinstance(doc, dict) and "Hash" in doc:
-                result = AddResult(str(doc.get("Name", "")), CID.parse(doc["Hash"]), int(doc.get("Size", 0)))
-        if result is None:
+                results.append(
+                    AddResult(str(doc.get("Name", "")), CID.parse(doc["Hash"]), int(doc.get("Size", 0)))
+                )
+        if not results:
             raise IpfsError(f"no result in the answer: {response.text[:200]!r}", status=200, endpoint="add")
-        return result
+        return results
 
     async def cat(
         self,
@@ -330,10 +362,11 @@ class IpfsClient:
     # --- pins --------------------------------------------------------------------------------------------
 
     async def pin_add(
-        self, cid: CID | str, *, recursive: bool = True, timeout: float | None = None
+        self, cid: CID | str | Sequence[CID | str], *, recursive: bool = True, timeout: float | None = None
     ) -> list[str]:
-        """Pin (and fetch whatever is missing of) a DAG; returns the pinned CIDs."""
-        params = [("arg", _cid_text(cid)), ("recursive", _bool(recursive))]
+        """Pin (and fetch whatever is missing of) a DAG, or several; returns the pinned CIDs."""
+        cids = [cid] if isinstance(cid, CID | str) else list(cid)
+        params = [("arg", _cid_text(c)) for c in cids] + [("recursive", _bool(recursive))]
         if timeout is not None:
             params.append(("timeout", _duration(timeout)))
         doc = await self._json("pin/add", params)

@@ -20,8 +20,10 @@ from eth_abi.abi import encode as abi_encode
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
+from proml.contracts.calls import abi_type
 from proml.contracts.errors import ContractRevert, decode_revert
 from proml.node.clients.chain import (
+    Block,
     ChainClient,
     ChainError,
     ChainUnavailable,
@@ -98,6 +100,13 @@ class Fees:
         if not self.eip1559 and not other.eip1559:
             return Fees(gas_price=max(self.gas_price or 0, other.gas_price or 0))
         return self
+
+
+@dataclass(frozen=True)
+class SignedTransaction:
+    hash: str
+    raw: bytes
+    nonce: int
 
 
 class NonceManager:
@@ -318,31 +327,52 @@ class BlockchainProvider:
 
     def send_transaction(self, tx: Mapping[str, Any]) -> str:
         """Sign a complete transaction (nonce included) and send it raw; the transaction hash."""
+        signed = self.sign(tx)
+        return self.broadcast(signed)
+
+    def sign(self, tx: Mapping[str, Any]) -> SignedTransaction:
+        """Sign a complete transaction (nonce included) without sending it."""
         unsigned = {k: v for k, v in tx.items() if k != "from"}
         raw = self.signer.sign_transaction(dict(unsigned))
-        tx_hash = "0x" + keccak(raw).hex()
+        signed = SignedTransaction("0x" + keccak(raw).hex(), raw, int(tx["nonce"]))
+        with self._sent_lock:
+            self._sent[signed.hash] = dict(tx)
+        return signed
+
+    def prepare(self, to: str, data: bytes, gas: int | None = None) -> SignedTransaction:
+        """Build and sign a call with the next nonce, ready to be stored before it is broadcast; a revert
+        in the gas estimate raises `ContractRevert` and consumes no nonce."""
+        tx = self.build_transaction(to, data, gas)
+        tx["nonce"] = self.nonces.reserve()
+        return self.sign(tx)
+
+    def broadcast(self, signed: SignedTransaction) -> str:
+        """Send signed bytes; the hash. Sending the same bytes again is harmless: the chain answers that it
+        knows them already, or that their nonce is used (they were mined), and both count as sent."""
         first = True
 
         def submit() -> str:
             nonlocal first
             try:
-                return str(self.client.send_raw_transaction(raw))
+                return str(self.client.send_raw_transaction(signed.raw))
             except ExecutionReverted:
                 raise
             except ChainError as exc:
                 # A retry after a lost response: the node already has this exact transaction.
                 if not first and "known" in str(exc).lower():
-                    return tx_hash
+                    return signed.hash
                 raise
             finally:
                 first = False
 
         sent = self._retry(submit)
-        if sent.lower() != tx_hash:
-            raise BlockchainProviderError(f"the chain reports hash {sent} for transaction {tx_hash}")
-        with self._sent_lock:
-            self._sent[tx_hash] = dict(tx)
-        return tx_hash
+        if sent.lower() != signed.hash:
+            raise BlockchainProviderError(f"the chain reports hash {sent} for transaction {signed.hash}")
+        return signed.hash
+
+    def is_known(self, tx_hash: str) -> bool:
+        """Whether the chain (pool or block) has the transaction."""
+        return self._retry(lambda: self.client.get_transaction(tx_hash)) is not None
 
     def replace(self, tx_hash: str, fees: Fees | None = None, bump_percent: int = 15) -> str:
         """Resubmit a stuck transaction with the same nonce and higher fees; the new hash.
@@ -404,6 +434,15 @@ class BlockchainProvider:
                     f"transaction {tx_hash}: no receipt with {needed} confirmations in {timeout}s"
                 )
             self._sleep(self.poll_interval)
+
+    def confirmed_receipt(self, tx_hash: str, confirmations: int | None = None) -> Receipt | None:
+        """The receipt if its block has `confirmations` blocks (default: the setting) and is canonical."""
+        needed = self.confirmations if confirmations is None else confirmations
+        return self._confirmed_receipt(tx_hash, max(needed, 1))
+
+    def revert_of(self, tx_hash: str, receipt: Receipt) -> ContractRevert:
+        """Why a mined transaction failed, decoded by replaying it."""
+        return self._revert_of(tx_hash, receipt)
 
     def _confirmed_receipt(self, tx_hash: str, needed: int) -> Receipt | None:
         receipt = self._retry(lambda: self.client.get_transaction_receipt(tx_hash))
@@ -468,6 +507,24 @@ class BlockchainProvider:
         except ExecutionReverted as exc:
             raise decode_revert(exc.revert_data) from exc
 
+    def block_number(self) -> int:
+        """The number of the chain's latest block."""
+        return int(self._retry(self.client.block_number))
+
+    def get_block(self, number: int) -> Block | None:
+        """Block `number`'s header, or None if the chain has no such block (yet, or any more)."""
+        return self._retry(lambda: self.client.get_block(number))
+
+    def get_logs(
+        self,
+        from_block: int,
+        to_block: int,
+        addresses: list[str] | None = None,
+        topics: list[Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        """`eth_getLogs` over blocks `from_block`..`to_block` (inclusive), as raw JSON-RPC log dicts."""
+        return list(self._retry(lambda: self.client.get_logs(addresses, topics, from_block, to_block)))
+
     # -- deployment -------------------------------------------------------------------------------
 
     def deploy_contract(
@@ -488,13 +545,6 @@ class BlockchainProvider:
         return str(receipt.contract_address)
 
 
-def _abi_type(entry: Mapping[str, Any]) -> str:
-    kind: str = entry["type"]
-    if kind.startswith("tuple"):
-        return "(" + ",".join(_abi_type(c) for c in entry["components"]) + ")" + kind[len("tuple") :]
-    return kind
-
-
 def encode_constructor_args(abi: Sequence[Mapping[str, Any]], args: Sequence[Any]) -> bytes:
     constructor = next((e for e in abi if e.get("type") == "constructor"), None)
     inputs = list(constructor.get("inputs", [])) if constructor is not None else []
@@ -502,4 +552,4 @@ def encode_constructor_args(abi: Sequence[Mapping[str, Any]], args: Sequence[Any
         raise BlockchainProviderError(f"the constructor takes {len(inputs)} arguments, {len(args)} given")
     if not inputs:
         return b""
-    return abi_encode([_abi_type(i) for i in inputs], list(args))
+    return abi_encode([abi_type(i) for i in inputs], list(args))

@@ -8,7 +8,7 @@ arrived and, when one is expected, its digest, and keeps the file only if both m
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +48,30 @@ class StorageProvider:
         """Upload `path`, streaming; its digest and CID are computed from the same read."""
         fingerprinter = Fingerprinter(self._algorithm, cid_version=self._cid_version)
         return await self._add(_read_file(path, fingerprinter), fingerprinter, pin)
+
+    async def add_stream(self, chunks: AsyncIterator[bytes], *, pin: bool = True) -> StoredPayload:
+        """Upload what `chunks` yields (an HTTP request body, say) without holding it all in memory."""
+        fingerprinter = Fingerprinter(self._algorithm, cid_version=self._cid_version)
+        return await self._add(_fingerprinted(chunks, fingerprinter), fingerprinter, pin)
+
+    async def add_documents(self, documents: Sequence[bytes], *, pin: bool = True) -> list[CID]:
+        """Several small documents in one request, each CID checked here; their CIDs, in order."""
+        added = await self._ipfs.add_many(documents, cid_version=self._cid_version, pin=pin)
+        cids = []
+        for document, result in zip(documents, added, strict=True):
+            fingerprinter = Fingerprinter(self._algorithm, cid_version=self._cid_version)
+            fingerprinter.update(document)
+            local = fingerprinter.finish().cid
+            if result.cid != local:
+                raise PayloadMismatch(
+                    f"the IPFS daemon stored a document as {result.cid}, but its CID is {local}"
+                )
+            cids.append(local)
+        return cids
+
+    async def pin_many(self, cids: Sequence[CID], *, timeout: float | None = None) -> None:
+        if cids:
+            await self._ipfs.pin_add(cids, timeout=timeout)
 
     async def add_bytes(self, data: bytes, *, pin: bool = True) -> StoredPayload:
         fingerprinter = Fingerprinter(self._algorithm, cid_version=self._cid_version)
@@ -135,3 +159,10 @@ async def _read_file(path: Path, fingerprinter: Fingerprinter) -> AsyncIterator[
 async def _once(data: bytes, fingerprinter: Fingerprinter) -> AsyncIterator[bytes]:
     fingerprinter.update(data)
     yield data
+
+
+async def _fingerprinted(chunks: AsyncIterator[bytes], fingerprinter: Fingerprinter) -> AsyncIterator[bytes]:
+    async for chunk in chunks:
+        if chunk:
+            fingerprinter.update(chunk)
+            yield chunk

@@ -13,7 +13,8 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -28,12 +29,13 @@ class OutboxStatus(StrEnum):
     FAILED = "failed"
 
 
-# Which status may follow which. Back to queued: a submitted transaction was dropped or its block
-# was reorganised away, so the entry must be sent again.
+# Which status may follow which. Back to submitted: the block that included the transaction was
+# reorganised away, so the same transaction is followed again. Back to queued: the transaction can never
+# be mined (its nonce went elsewhere, or the batch reverted), so the entry must be sent anew.
 _NEXT: dict[OutboxStatus, frozenset[OutboxStatus]] = {
     OutboxStatus.QUEUED: frozenset({OutboxStatus.SUBMITTED, OutboxStatus.FAILED}),
     OutboxStatus.SUBMITTED: frozenset({OutboxStatus.INCLUDED, OutboxStatus.QUEUED, OutboxStatus.FAILED}),
-    OutboxStatus.INCLUDED: frozenset({OutboxStatus.FINAL, OutboxStatus.QUEUED}),
+    OutboxStatus.INCLUDED: frozenset({OutboxStatus.FINAL, OutboxStatus.SUBMITTED, OutboxStatus.QUEUED}),
     OutboxStatus.FINAL: frozenset(),
     OutboxStatus.FAILED: frozenset(),
 }
@@ -50,8 +52,13 @@ CREATE TABLE IF NOT EXISTS entries (
     attempts INTEGER NOT NULL DEFAULT 0,
     error TEXT,
     created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    raw_tx TEXT,
+    result TEXT,
+    request_hash TEXT,
+    document_pinned INTEGER NOT NULL DEFAULT 0
 );
+CREATE INDEX IF NOT EXISTS entries_unpinned ON entries (document_pinned) WHERE document_pinned = 0;
 CREATE INDEX IF NOT EXISTS entries_by_status ON entries (status, created_at);
 CREATE INDEX IF NOT EXISTS entries_by_tx ON entries (tx_hash);
 CREATE TABLE IF NOT EXISTS nonces (address TEXT PRIMARY KEY, next_nonce INTEGER NOT NULL);
@@ -87,6 +94,8 @@ class OutboxEntry:
     error: str | None
     created_at: float
     updated_at: float
+    raw_tx: str | None = None
+    result: dict[str, Any] | None = None
 
 
 class Outbox:
@@ -105,21 +114,27 @@ class Outbox:
             self._db.close()
 
     def enqueue(
-        self, kind: str, payload: Mapping[str, Any], idempotency_key: str | None = None
+        self,
+        kind: str,
+        payload: Mapping[str, Any],
+        idempotency_key: str | None = None,
+        request_hash: str | None = None,
     ) -> tuple[OutboxEntry, bool]:
         """Store a new entry durably; return it and whether it is new.
 
         With an idempotency key used before for the same request, the first entry is returned
-        (`False`); used before for a different request, `IdempotencyConflict`.
+        (`False`); used before for a different request, `IdempotencyConflict`. The request is the same
+        when `request_hash` is (if given: a payload may hold the time it was made), else the payload.
         """
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+        same_as = request_hash if request_hash is not None else text
         with self._lock:
             if idempotency_key is not None:
                 row = self._db.execute(
                     "SELECT * FROM entries WHERE idempotency_key = ?", (idempotency_key,)
                 ).fetchone()
                 if row is not None:
-                    if (row[2], row[3]) != (kind, text):
+                    if (row[2], row[13] if row[13] is not None else row[3]) != (kind, same_as):
                         raise IdempotencyConflict(
                             f"idempotency key {idempotency_key!r} was used for a different request; "
                             "use a new key for a new request"
@@ -128,9 +143,9 @@ class Outbox:
             now = time.time()
             entry_id = uuid.uuid4().hex
             self._db.execute(
-                "INSERT INTO entries (id, idempotency_key, kind, payload, status, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (entry_id, idempotency_key, kind, text, OutboxStatus.QUEUED.value, now, now),
+                "INSERT INTO entries (id, idempotency_key, kind, payload, status, created_at, updated_at,"
+                " request_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (entry_id, idempotency_key, kind, text, OutboxStatus.QUEUED.value, now, now, request_hash),
             )
             return self._get(entry_id), True
 
@@ -163,11 +178,58 @@ class Outbox:
             ).fetchone()
         return int(count)
 
-    def mark_submitted(self, entry_ids: Iterable[str], tx_hash: str) -> None:
-        self._move(entry_ids, OutboxStatus.SUBMITTED, tx_hash=tx_hash, count_attempt=True)
+    def mark_submitted(self, entry_ids: Iterable[str], tx_hash: str, raw_tx: str | None = None) -> None:
+        """Record the signed transaction *before* it is sent: after a crash the same bytes are sent
+        again, never a second transaction for the same entries."""
+        self._move(entry_ids, OutboxStatus.SUBMITTED, tx_hash=tx_hash, raw_tx=raw_tx, count_attempt=True)
+
+    def set_result(self, entry_id: str, result: Mapping[str, Any]) -> None:
+        """Merge `result` into what the entry reports (record digest and CID, asset, seq, accepted...)."""
+        self.set_results({entry_id: result})
+
+    def set_results(self, results: Mapping[str, Mapping[str, Any]]) -> None:
+        """`set_result` for several entries in one transaction (one disk sync)."""
+        with self._transaction(durable=False):
+            for entry_id, result in results.items():
+                merged = {**(self._get(entry_id).result or {}), **result}
+                self._db.execute(
+                    "UPDATE entries SET result = ?, updated_at = ? WHERE id = ?",
+                    (json.dumps(merged, sort_keys=True), time.time(), entry_id),
+                )
+
+    def registered_kind(self, asset: str) -> str | None:
+        """The kind of an asset this node registered ("dataset" or "model"), once its address is known."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT json_extract(payload, '$.kind') FROM entries WHERE kind = 'register'"
+                " AND lower(json_extract(result, '$.asset')) = lower(?)",
+                (asset,),
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def unpinned_documents(self, limit: int) -> list[tuple[str, str]]:
+        """(entry id, record document CID) of documents stored on IPFS but not pinned yet."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, json_extract(result, '$.record_cid') FROM entries"
+                " WHERE document_pinned = 0 AND json_extract(result, '$.record_cid') IS NOT NULL"
+                " ORDER BY rowid LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [(str(r[0]), str(r[1])) for r in rows]
+
+    def mark_documents_pinned(self, entry_ids: Iterable[str]) -> None:
+        with self._transaction(durable=False):
+            self._db.executemany(
+                "UPDATE entries SET document_pinned = 1 WHERE id = ?", [(i,) for i in entry_ids]
+            )
 
     def mark_included(self, entry_ids: Iterable[str], block_number: int) -> None:
         self._move(entry_ids, OutboxStatus.INCLUDED, block_number=block_number)
+
+    def mark_resubmitted(self, entry_ids: Iterable[str]) -> None:
+        """Included no more (a reorganisation): wait again for the same transaction."""
+        self._move(entry_ids, OutboxStatus.SUBMITTED)
 
     def mark_final(self, entry_ids: Iterable[str]) -> None:
         self._move(entry_ids, OutboxStatus.FINAL)
@@ -209,39 +271,60 @@ class Outbox:
         *,
         tx_hash: str | None = None,
         block_number: int | None = None,
+        raw_tx: str | None = None,
         error: str | None = None,
         clear_tx: bool = False,
         count_attempt: bool = False,
     ) -> None:
         ids = list(entry_ids)
+        # What must survive a crash of the machine: a signed transaction before it is sent (else a
+        # second one could be made for the same entries) and a final failure. Other moves can be
+        # learned again from the chain, so they skip the disk sync; they still survive a crash of
+        # the process (WAL).
+        durable = raw_tx is not None or status == OutboxStatus.FAILED
+        with self._transaction(durable=durable):
+            for entry_id in ids:
+                current = self._get(entry_id).status
+                if status not in _NEXT[current]:
+                    raise IllegalTransition(f"entry {entry_id} cannot go from {current} to {status}")
+                self._db.execute(
+                    "UPDATE entries SET status = ?, updated_at = ?,"
+                    " tx_hash = CASE WHEN ? THEN NULL ELSE COALESCE(?, tx_hash) END,"
+                    " raw_tx = CASE WHEN ? THEN NULL ELSE COALESCE(?, raw_tx) END,"
+                    " block_number = CASE WHEN ? THEN NULL ELSE COALESCE(?, block_number) END,"
+                    " error = COALESCE(?, error), attempts = attempts + ? WHERE id = ?",
+                    (
+                        status.value,
+                        time.time(),
+                        clear_tx,
+                        tx_hash,
+                        clear_tx,
+                        raw_tx,
+                        clear_tx,
+                        block_number,
+                        error,
+                        int(count_attempt),
+                        entry_id,
+                    ),
+                )
+
+    @contextmanager
+    def _transaction(self, *, durable: bool = True) -> Iterator[None]:
+        """One write transaction under the lock; `durable=False` commits without waiting for the disk."""
         with self._lock:
+            if not durable:
+                self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                for entry_id in ids:
-                    current = self._get(entry_id).status
-                    if status not in _NEXT[current]:
-                        raise IllegalTransition(f"entry {entry_id} cannot go from {current} to {status}")
-                    self._db.execute(
-                        "UPDATE entries SET status = ?, updated_at = ?,"
-                        " tx_hash = CASE WHEN ? THEN NULL ELSE COALESCE(?, tx_hash) END,"
-                        " block_number = CASE WHEN ? THEN NULL ELSE COALESCE(?, block_number) END,"
-                        " error = COALESCE(?, error), attempts = attempts + ? WHERE id = ?",
-                        (
-                            status.value,
-                            time.time(),
-                            clear_tx,
-                            tx_hash,
-                            clear_tx,
-                            block_number,
-                            error,
-                            int(count_attempt),
-                            entry_id,
-                        ),
-                    )
+                yield
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
+            finally:
+                if self._db.in_transaction:
+                    self._db.execute("COMMIT")
+                if not durable:
+                    self._db.execute("PRAGMA synchronous=FULL")
 
 
 def _entry(row: tuple[Any, ...]) -> OutboxEntry:
@@ -257,4 +340,6 @@ def _entry(row: tuple[Any, ...]) -> OutboxEntry:
         error=row[8],
         created_at=row[9],
         updated_at=row[10],
+        raw_tx=row[11],
+        result=None if row[12] is None else json.loads(row[12]),
     )

@@ -224,23 +224,23 @@ export class KuboRpc {
     const importerOptions = kuboImporterOptions({ cidVersion, rawLeaves })
     const fs = onlyHash ? this.hashOnlyFs : this.fs
     const results = []
-    let count = 0
+    const roots = []
     for await (const { name, stream } of files) {
-      count++
       let result
       for await (const entry of fs.addAll([{ content: stream }], { ...importerOptions, signal })) {
         result = entry
       }
       const cid = result.cid.toString()
-      if (pin && !onlyHash) await this.pinRecursive(result.cid, signal)
-      const line = { Name: name === '' ? cid : name, Hash: cid, Size: String(result.size) }
-      results.push(line)
-      if (!quieter) {
-        if (!res.headersSent) startStream(res)
-        await write(res, JSON.stringify(line) + '\n')
-      }
+      roots.push(result.cid)
+      results.push({ Name: name === '' ? cid : name, Hash: cid, Size: String(result.size) })
     }
-    if (count === 0) throw clientError('file argument \'path\' is required')
+    if (results.length === 0) throw clientError('file argument \'path\' is required')
+    // Like Kubo, pin once everything is added; the pins of many small files then overlap their writes.
+    if (pin && !onlyHash) await Promise.all(roots.map((cid) => this.pinRecursive(cid, signal)))
+    if (!quieter) {
+      startStream(res)
+      for (const line of results) await write(res, JSON.stringify(line) + '\n')
+    }
     if (quieter) {
       startStream(res)
       await write(res, JSON.stringify(results[results.length - 1]) + '\n')
@@ -292,9 +292,9 @@ export class KuboRpc {
   // POST /api/v0/pin/add?arg=CID — recursive pins (Kubo's default); recursive=false pins one block.
   async pinAdd (req, res, params, signal) {
     const recursive = boolOption(params, 'recursive', true)
-    const pinned = []
-    for (const arg of requiredArg(params, 'ipfs-path')) {
-      const cid = parseCidArg(arg)
+    const cids = requiredArg(params, 'ipfs-path').map(parseCidArg)
+    // Several CIDs are pinned at once: their datastore writes overlap.
+    await Promise.all(cids.map(async (cid) => {
       if (recursive) {
         await this.pinRecursive(cid, signal)
       } else {
@@ -304,9 +304,8 @@ export class KuboRpc {
           if (err.name !== 'AlreadyPinnedError') throw err
         }
       }
-      pinned.push(cid.toString())
-    }
-    sendJson(res, 200, { Pins: pinned })
+    }))
+    sendJson(res, 200, { Pins: cids.map((cid) => cid.toString()) })
   }
 
   // POST /api/v0/pin/rm?arg=CID

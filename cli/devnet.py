@@ -1,0 +1,176 @@
+"""`proml devnet up|status|down`: a local consortium (anvil, a private IPFS swarm, a node per org)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from proml.devnet.state import CHAIN_PORT, DEFAULT_DIR, DEFAULT_ORGS, NODE_PORT, Ports
+
+from .exit_codes import EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE
+
+T = TypeVar("T")
+
+_dir_option = click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=DEFAULT_DIR,
+    show_default=True,
+    help="The devnet's folder: state, chain, keys, configs, IPFS repos, logs.",
+)
+_json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+
+
+@click.group("devnet")
+def devnet() -> None:
+    """A local consortium for development: one chain, a private IPFS swarm, one node per organisation."""
+
+
+@devnet.command("up")
+@click.option(
+    "--orgs", "orgs_count", type=click.IntRange(1, 9), help=f"Organisations (default {DEFAULT_ORGS})."
+)
+@click.option("--names", help="Their names, comma-separated (default A,B,C,…); the first one founds it.")
+@_dir_option
+@click.option(
+    "--node-port",
+    type=click.IntRange(0, 65535),
+    default=NODE_PORT,
+    show_default=True,
+    help="The first node's port; the others follow (a taken port moves to a free one; 0: any free port).",
+)
+@click.option(
+    "--chain-port",
+    type=click.IntRange(0, 65535),
+    default=CHAIN_PORT,
+    show_default=True,
+    help="anvil's port (a taken port moves to a free one).",
+)
+@click.option("--no-nodes", is_flag=True, help="Start the chain and IPFS only, not the nodes.")
+@_json_option
+def up_command(
+    orgs_count: int | None,
+    names: str | None,
+    directory: Path,
+    node_port: int,
+    chain_port: int,
+    no_nodes: bool,
+    as_json: bool,
+) -> None:
+    """Start the devnet in --dir, creating it the first time; resume it (same chain and data) after `down`."""
+    from proml.devnet.devnet import status, up
+
+    name_list = [n.strip() for n in names.split(",")] if names else None
+    echo = (lambda _: None) if as_json else click.echo
+    result = _guard(
+        lambda: up(
+            directory,
+            orgs_count,
+            name_list,
+            ports=Ports(chain=chain_port, node=node_port),
+            start_nodes=not no_nodes,
+            echo=echo,
+        )
+    )
+    report = _guard(lambda: status(directory))
+    if as_json:
+        click.echo(json.dumps(report))
+        return
+    if not result.started:
+        click.echo(f"The devnet in {report['dir']} is running already.")
+    elif result.created:
+        click.echo(f"Created a consortium of {len(report['orgs'])} organisations in {report['dir']}.")
+    else:
+        click.echo(f"Resumed the devnet in {report['dir']}.")
+    _print_status(report)
+    click.echo("Next: `proml devnet status --json` for the API keys; `proml devnet down` to stop it.")
+
+
+@devnet.command("status")
+@_dir_option
+@_json_option
+def status_command(directory: Path, as_json: bool) -> None:
+    """Show the devnet's chain, registry and organisations. Exit 1 if any of its processes is not running."""
+    from proml.devnet.devnet import status
+
+    report = _guard(lambda: status(directory))
+    if as_json:
+        click.echo(json.dumps(report))
+    else:
+        _print_status(report)
+        if not report["running"]:
+            click.echo("Not everything runs: start it with `proml devnet up`.")
+    raise SystemExit(EXIT_OK if report["running"] else EXIT_CHECK_FAILED)
+
+
+@devnet.command("down")
+@_dir_option
+@click.option("--purge", is_flag=True, help="Also delete the devnet's folder: chain, keys, data, all of it.")
+@_json_option
+def down_command(directory: Path, purge: bool, as_json: bool) -> None:
+    """Stop every process `up` started, by PID. The data stays (unless --purge): `up` resumes it."""
+    from proml.devnet.devnet import down
+
+    echo = (lambda _: None) if as_json else click.echo
+    stopped = _guard(lambda: down(directory, purge=purge, echo=echo))
+    if as_json:
+        click.echo(json.dumps({"dir": str(directory.resolve()), "stopped": stopped, "purged": purge}))
+        return
+    if not stopped:
+        click.echo("Nothing was running.")
+    if purge:
+        click.echo(f"Deleted {directory}.")
+    else:
+        click.echo(f"The data stays in {directory}: `proml devnet up --dir {directory}` resumes it.")
+
+
+def _print_status(report: dict[str, Any]) -> None:
+    def mark(running: bool) -> str:
+        return "running" if running else "stopped"
+
+    processes = report["processes"]
+    anvil = processes.get("anvil", {"running": False})
+    click.echo(f"devnet    {report['dir']} ({'running' if report['running'] else 'not running'})")
+    click.echo(f"chain     {report['chain_url']} (chain id {report['chain_id']}, {mark(anvil['running'])})")
+    click.echo(f"registry  {report['registry'] or '(not deployed yet)'}")
+    for org in report["orgs"]:
+        click.echo(
+            f"{org['name']:<9} {org['address']}  node {org['node_url']} ({mark(org['node_running'])})"
+            f"  ipfs {org['ipfs_api']} ({mark(org['ipfs_running'])})"
+        )
+        click.echo(f"{'':<9} config {org['config']}")
+
+
+def _guard(action: Callable[[], T]) -> T:
+    """Run `action`; what the devnet can fail with is a usage or environment problem (a missing tool, a
+    port, a damaged folder): exit 2 with its message, never a traceback."""
+    # Imported here: `proml --help` should not load web3's stack for a command it does not run.
+    from proml.contracts.errors import ContractRevert
+    from proml.node.clients.chain import ChainClientError
+    from proml.node.clients.ipfs import IpfsClientError
+    from proml.node.clients.wallet import WalletError
+    from proml.node.providers.blockchain import BlockchainProviderError
+
+    failures = (  # RuntimeError: DevnetError, ProcessError, ConsortiumError, StateError
+        RuntimeError,
+        BlockchainProviderError,
+        ContractRevert,
+        ChainClientError,
+        IpfsClientError,
+        WalletError,
+        OSError,
+    )
+    try:
+        return action()
+    except failures as exc:
+        _fail(str(exc))
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"Error: {message}", err=True)
+    raise SystemExit(EXIT_USAGE)

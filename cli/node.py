@@ -1,0 +1,117 @@
+"""`proml node start|reindex|key`: run an organisation's node, rebuild its index, hand out API keys."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+import click
+
+from proml.node.clients.wallet import WalletError
+from proml.node.config import CONFIG_FILE_NAME, ConfigError, NodeConfig, load_config
+
+from .exit_codes import EXIT_USAGE
+
+SWITCH_INTERVAL = 0.0005
+
+CONFIG_OPTION = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path(".proml") / CONFIG_FILE_NAME,
+    show_default=True,
+    envvar="PROML_CONFIG",
+    help="The node's TOML configuration (written by `proml init`).",
+)
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    raise SystemExit(EXIT_USAGE)
+
+
+def _config(path: Path) -> NodeConfig:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+@click.group("node")
+def node() -> None:
+    """Run and look after this organisation's node."""
+
+
+@node.command("start")
+@CONFIG_OPTION
+@click.option(
+    "--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning"])
+)
+def start(config_path: Path, log_level: str) -> None:
+    """Serve the HTTP API and run the submitter and the index until stopped (Ctrl-C or SIGTERM)."""
+    import uvicorn
+
+    from proml.node.api.app import create_app
+    from proml.node.runtime import Node, NodeSetupError
+
+    config = _config(config_path)
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The submitter and the index run on a thread of their own; a short switch interval keeps them from
+    # holding the interpreter for long while a request waits to be acknowledged.
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    try:
+        running = Node.open(config)
+    except (NodeSetupError, WalletError) as exc:
+        _fail(str(exc))
+    click.echo(f"node of {config.org} ({running.address}) on http://{config.api_host}:{config.api_port}")
+    uvicorn.run(
+        create_app(running),
+        host=config.api_host,
+        port=config.api_port,
+        log_level=log_level,
+        access_log=False,
+    )
+
+
+@node.command("reindex")
+@CONFIG_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def reindex(config_path: Path, as_json: bool) -> None:
+    """Drop the index and rebuild it from the chain (stop the node first)."""
+    from proml.node.runtime import Node, NodeSetupError
+
+    config = _config(config_path)
+    try:
+        running = Node.open(config)
+    except (NodeSetupError, WalletError) as exc:
+        _fail(str(exc))
+    events = running.index.reindex()
+    result = {"events": events, "cursor": running.index.cursor}
+    click.echo(
+        json.dumps(result) if as_json else f"index rebuilt: {events} events up to block {result['cursor']}"
+    )
+
+
+@node.command("key")
+@CONFIG_OPTION
+@click.option("--name", required=True, help="Who or what the key is for.")
+@click.option("--scopes", default="read", show_default=True, help="Comma-separated: read, write, admin.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def create_key(config_path: Path, name: str, scopes: str, as_json: bool) -> None:
+    """Create an API key; its secret is printed this once (the node keeps only a hash)."""
+    from proml.node.runtime import Paths
+    from proml.node.services.api_keys import ApiKeyStore, UnknownScope, parse_scopes
+
+    config = _config(config_path)
+    try:
+        parsed = parse_scopes(scopes)
+    except UnknownScope as exc:
+        _fail(str(exc))
+    key, secret = ApiKeyStore(Paths.of(config.data_dir).api_keys).create(name, parsed)
+    if as_json:
+        click.echo(json.dumps({"id": key.id, "name": key.name, "scopes": list(parsed), "key": secret}))
+    else:
+        click.echo(f"API key {key.id} ({', '.join(parsed)}): {secret}\nStore it now: it is not shown again.")

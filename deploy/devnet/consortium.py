@@ -1,0 +1,126 @@
+"""Found the devnet's consortium: fund the organisations' keys, deploy the registry, admit the members.
+
+Everything goes through the node's own `BlockchainProvider` and `Signer` (signed raw transactions, no
+unlocked accounts), and every step checks the chain first, so that running it again after a failure
+finishes the job instead of repeating it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
+
+from proml.contracts.artifacts import load_artifact
+from proml.contracts.transitions import ALL_ROLES, Role
+from proml.node.clients.chain import ChainClient
+from proml.node.providers.blockchain import BlockchainProvider
+from proml.node.providers.signer import Signer
+
+from .anvil import CHAIN_ID, dev_keys
+
+# Every organisation may register data and models and audit; only the founder validates (the demo's A,
+# the commissioning company, signs off the models that C trains on B's data).
+MEMBER_ROLES = Role.DATA_ADMIN | Role.MODEL_DEVELOPER | Role.AUDITOR
+FOUNDER_ROLES = ALL_ROLES
+FUNDING = 1_000 * 10**18  # wei: plenty for a development consortium's gas
+MEMBER_ACTIVE = 1  # MemberStatus.Active in contracts/src/ProvenanceTypes.sol
+
+
+class ConsortiumError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Member:
+    name: str
+    status: int
+    roles: int
+
+    @property
+    def active(self) -> bool:
+        return self.status == MEMBER_ACTIVE
+
+
+def calldata(signature: str, *args: Any) -> bytes:
+    """ABI-encoded call of `signature`, e.g. `calldata("approve(uint256)", 3)`."""
+    types = signature[signature.index("(") + 1 : -1]
+    encoded = abi_encode([t for t in types.split(",") if t], list(args))
+    return keccak(text=signature)[:4] + encoded
+
+
+def provider(client: ChainClient, private_key: bytes) -> BlockchainProvider:
+    return BlockchainProvider(client, Signer(private_key), CHAIN_ID, poll_interval=0.05)
+
+
+def fund(client: ChainClient, addresses: Sequence[str], amount: int = FUNDING) -> None:
+    """Top up each address to at least `amount` from anvil's first dev account, by signed transfers."""
+    bank = provider(client, dev_keys()[0])
+    for address in addresses:
+        missing = amount - client.get_balance(address)
+        if missing > 0:
+            bank.wait_for_receipt(bank.send(address, b"", value=missing))  # a failure raises
+
+
+def deploy_registry(founder: BlockchainProvider, founder_name: str) -> str:
+    """Deploy `ProML` from the founder's key: the founder is its first member, with every role."""
+    artifact = load_artifact("ProML")
+    return to_checksum_address(founder.deploy_contract(artifact.bytecode, artifact.abi, [founder_name]))
+
+
+def member(client: ChainClient, registry: str, address: str) -> Member:
+    raw = client.call({"to": registry, "data": calldata("member(address)", address)})
+    name, status, roles = abi_decode(["string", "uint8", "uint8"], raw)
+    return Member(str(name), int(status), int(roles))
+
+
+def _uint(client: ChainClient, registry: str, signature: str) -> int:
+    (value,) = abi_decode(["uint256"], client.call({"to": registry, "data": calldata(signature)}))
+    return int(value)
+
+
+def admit(
+    registry: str,
+    members: Sequence[tuple[str, BlockchainProvider]],
+    newcomer: tuple[str, str],
+    roles: int = MEMBER_ROLES,
+) -> None:
+    """Admit `newcomer` (name, address) through governance, unless it is an active member already.
+
+    The first of `members` (active members, with their providers) proposes, which counts as its
+    approval; the next ones approve until the proposal reaches the threshold
+    (`approvals * 10000 > activeMembers * thresholdBps`, which the contract's `requiredApprovals()` says).
+    """
+    name, address = newcomer
+    proposer = members[0][1]
+    client = proposer.client
+    if member(client, registry, address).active:
+        return
+    required = _uint(client, registry, "requiredApprovals()")
+    if required > len(members):
+        raise ConsortiumError(f"admitting {name} needs {required} approvals, only {len(members)} members")
+    proposal_id = _uint(client, registry, "proposalCount()")
+    data = calldata("proposeAddMember(address,string,uint8)", address, name, int(roles))
+    proposer.transact(registry, data)
+    for _, approver in members[1:required]:
+        approver.transact(registry, calldata("approve(uint256)", proposal_id))
+    if not member(client, registry, address).active:
+        raise ConsortiumError(f"proposal {proposal_id} to admit {name} did not execute")
+
+
+def found(client: ChainClient, registry: str | None, orgs: Sequence[tuple[str, bytes]]) -> str:
+    """Fund `orgs` (name, private key), deploy the registry from the first one unless `registry` has
+    code already, admit the others one by one; the registry's address."""
+    founders = [(name, provider(client, key)) for name, key in orgs]
+    fund(client, [p.address for _, p in founders])
+    if not registry or not client.get_code(registry):
+        registry = deploy_registry(founders[0][1], founders[0][0])
+    for count in range(1, len(founders)):
+        name, newcomer = founders[count]
+        admit(registry, founders[:count], (name, newcomer.address))
+    return registry

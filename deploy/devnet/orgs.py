@@ -1,0 +1,71 @@
+"""Each organisation's files: its key, the passphrase that opens it, its node configuration, its API key.
+
+This is a development network: the passphrase is random and sits next to the keystore (mode 0600), and
+the admin API key's secret is kept in devnet.json, so that scripts and the demo can use them. Never do
+either on a real consortium (docs/operations.md).
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from eth_utils.address import to_checksum_address
+
+from proml.node.clients import wallet
+from proml.node.config import NodeConfig, render_config
+from proml.node.services.api_keys import FILE_NAME as API_KEYS_FILE
+from proml.node.services.api_keys import ApiKeyStore, Scope
+
+from .processes import write_private
+from .state import Layout, OrgState
+
+API_KEY_NAME = "devnet"
+
+
+def ensure_key(layout: Layout, name: str) -> str:
+    """The organisation's address; a new key (and passphrase) the first time."""
+    keystore, passphrase_file = layout.keystore(name), layout.passphrase(name)
+    if keystore.exists():
+        return str(to_checksum_address(wallet.keystore_address(keystore)))
+    if not passphrase_file.exists():
+        write_private(passphrase_file, secrets.token_urlsafe(24) + "\n")
+    passphrase = wallet.read_passphrase(None, passphrase_file)
+    return str(wallet.create_keystore(keystore, passphrase))
+
+
+def private_key(layout: Layout, name: str) -> bytes:
+    """The organisation's key, decrypted: only to found the consortium (deploy and governance)."""
+    passphrase = wallet.read_passphrase(None, layout.passphrase(name))
+    return bytes(wallet.decrypt_keystore(layout.keystore(name), passphrase))
+
+
+def write_config(layout: Layout, org: OrgState, chain_url: str, registry: str) -> bool:
+    """Write node.toml for `org`, with paths relative to its folder, only when a setting changed (a port
+    that had to move), so that a resumed devnet keeps the same file; whether it changed."""
+    config = NodeConfig(
+        org=org.name,
+        data_dir=Path("data"),
+        keystore=Path("keystore.json"),
+        passphrase_file=Path("passphrase"),
+        chain_url=chain_url,
+        registry=registry,
+        ipfs_api=org.ipfs_api,
+        api_port=org.node_port,
+    )
+    path = layout.config(org.name)
+    text = render_config(config)
+    layout.data_dir(org.name).mkdir(parents=True, exist_ok=True)
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return False
+    path.write_text(text, encoding="utf-8")
+    return True
+
+
+def ensure_api_key(layout: Layout, org: OrgState) -> None:
+    """An admin API key in the node's key store, its secret in `org` (once)."""
+    if org.api_key:
+        return
+    store = ApiKeyStore(layout.data_dir(org.name) / API_KEYS_FILE)
+    key, secret = store.create(API_KEY_NAME, (Scope.ADMIN,))
+    org.api_key_id, org.api_key = key.id, secret

@@ -1,0 +1,107 @@
+"""Writes: payload uploads, registrations and activity records. Each is acknowledged from the outbox."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Request, Response
+
+from ..runtime import Node
+from ..services.api_keys import Scope
+from ..services.capture import ActivityRecord, Registration
+from ..services.outbox import OutboxEntry
+from .auth import require
+from .models import RecordRequest, RegistrationRequest
+from .views import entry_view
+
+router = APIRouter(prefix="/v1", tags=["capture"])
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key", max_length=200, description="retrying with the same key never records twice"
+    ),
+]
+
+
+def _node(request: Request) -> Node:
+    node: Node = request.app.state.node
+    return node
+
+
+def _acknowledged(response: Response, entry: OutboxEntry, created: bool) -> dict[str, Any]:
+    response.status_code = 202 if created else 200
+    response.headers["Location"] = f"/v1/outbox/{entry.id}"
+    return entry_view(entry)
+
+
+@router.post("/payloads", status_code=201, dependencies=[Depends(require(Scope.WRITE))])
+async def upload_payload(request: Request) -> dict[str, Any]:
+    """Stream the request body to IPFS (never held whole in memory); its digest, CID and size."""
+    stored = await _node(request).storage.add_stream(request.stream())
+    return {"digest": str(stored.digest), "cid": str(stored.cid), "size": stored.size}
+
+
+def _register(
+    kind: str, body: RegistrationRequest, request: Request, response: Response, key: str | None
+) -> Any:
+    registration = Registration(
+        kind=kind,
+        name=body.name,
+        content=body.content.model_dump(exclude_none=True) if body.content else None,
+        ancestors=body.ancestors,
+        parameters=body.parameters,
+        metrics=body.metrics,
+        environment=body.environment,
+        notes=body.notes,
+        started_at=body.started_at,
+        ended_at=body.ended_at,
+    )
+    return _acknowledged(response, *_node(request).capture.register(registration, key))
+
+
+@router.post("/datasets", status_code=202, dependencies=[Depends(require(Scope.WRITE))])
+def register_dataset(
+    body: RegistrationRequest, request: Request, response: Response, idempotency_key: IdempotencyKey = None
+) -> dict[str, Any]:
+    """Register a dataset. Acknowledged once durable; the asset's address follows in /v1/outbox/{id}."""
+    result: dict[str, Any] = _register("dataset", body, request, response, idempotency_key)
+    return result
+
+
+@router.post("/models", status_code=202, dependencies=[Depends(require(Scope.WRITE))])
+def register_model(
+    body: RegistrationRequest, request: Request, response: Response, idempotency_key: IdempotencyKey = None
+) -> dict[str, Any]:
+    """Register a model; `ancestors` are the datasets and base models it derives from."""
+    result: dict[str, Any] = _register("model", body, request, response, idempotency_key)
+    return result
+
+
+@router.post("/assets/{asset}/records", status_code=202, dependencies=[Depends(require(Scope.WRITE))])
+def record_activity(
+    asset: str,
+    body: RecordRequest,
+    request: Request,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    """Record an activity on an asset (its address, or outbox:<id> of a registration still on its way)."""
+    record = ActivityRecord(
+        asset=asset,
+        activity=body.activity,
+        inputs=[a.model_dump(exclude_none=True) for a in body.inputs],
+        outputs=[a.model_dump(exclude_none=True) for a in body.outputs],
+        parameters=body.parameters,
+        metrics=body.metrics,
+        environment=body.environment,
+        notes=body.notes,
+        started_at=body.started_at,
+        ended_at=body.ended_at,
+    )
+    return _acknowledged(response, *_node(request).capture.record(record, idempotency_key))
+
+
+@router.get("/outbox/{entry_id}", dependencies=[Depends(require(Scope.READ))])
+def outbox_entry(entry_id: str, request: Request) -> dict[str, Any]:
+    """Where a write is: queued, submitted, included, final (or failed, with the reason)."""
+    return entry_view(_node(request).capture.entry(entry_id.removeprefix("outbox:")))

@@ -1,0 +1,86 @@
+"""Verification (a file against an asset; an asset's whole history) and payload downloads."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse
+from starlette.background import BackgroundTask
+
+from proml.content.cid import CID
+from proml.content.digest import ContentDigest
+
+from ..runtime import Node
+from ..services.api_keys import Scope
+from ..services.verify import UnknownAssetError, digests_of
+from .auth import require
+from .problems import Problem
+
+router = APIRouter(prefix="/v1", tags=["verify"], dependencies=[Depends(require(Scope.READ))])
+
+
+def _node(request: Request) -> Node:
+    node: Node = request.app.state.node
+    return node
+
+
+def _parse_digest(text: str) -> ContentDigest:
+    try:
+        return ContentDigest.parse(text)
+    except ValueError as exc:
+        raise Problem(400, "invalid_digest", f"{exc}: use sha256:<64 hex> or blake3:<64 hex>") from None
+
+
+def _parse_cid(text: str) -> CID:
+    try:
+        return CID.parse(text)
+    except ValueError as exc:
+        raise Problem(400, "invalid_cid", f"{text!r} is not a CID: {exc}") from None
+
+
+@router.post("/assets/{address}/verify")
+async def verify_file(address: str, request: Request, digest: str | None = None) -> dict[str, Any]:
+    """Is the file in the body (streamed, never held whole) the one recorded for the asset? Or, with
+    `?digest=sha256:...` and no body, is that digest? `ok` false and `result` MISMATCH say it is not."""
+    if digest is not None:
+        parsed = _parse_digest(digest)
+        digests: dict[str, ContentDigest] = {parsed.algorithm: parsed}
+    else:
+        digests = dict(await digests_of(request.stream()))
+    try:
+        return _node(request).verify.verify_file(address, digests)
+    except UnknownAssetError as exc:
+        raise Problem(404, "unknown_asset", str(exc)) from None
+
+
+@router.get("/assets/{address}/verification")
+async def verify_history(address: str, request: Request) -> dict[str, Any]:
+    """Every record document against its on-chain digest, and the hash chain against the head."""
+    try:
+        return await _node(request).verify.verify_history(address)
+    except UnknownAssetError as exc:
+        raise Problem(404, "unknown_asset", str(exc)) from None
+
+
+@router.get("/payloads/{cid}")
+async def download_payload(cid: str, request: Request, digest: str | None = None) -> FileResponse:
+    """A payload from this node's IPFS daemon (or its swarm), its CID (and digest, if given) checked
+    before the first byte is sent."""
+    node = _node(request)
+    parsed = _parse_cid(cid)
+    expected = _parse_digest(digest) if digest is not None else None
+    folder = node.config.data_dir / "downloads"
+    folder.mkdir(parents=True, exist_ok=True)
+    descriptor, name = tempfile.mkstemp(dir=folder)
+    os.close(descriptor)
+    target = Path(name)
+    await node.storage.fetch_to_file(parsed, target, expected_digest=expected, timeout=60.0)
+    return FileResponse(
+        target,
+        media_type="application/octet-stream",
+        background=BackgroundTask(target.unlink, missing_ok=True),
+    )

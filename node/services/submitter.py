@@ -1,0 +1,316 @@
+"""The outbox's worker: sends queued entries to the chain and follows them until they are final.
+
+Exactly once, even across crashes: a transaction is signed and stored with its entries (status
+`submitted`) *before* it is broadcast, so after a crash the same bytes are sent again, which the chain
+accepts at most once. Entries that wait together are appended by one `recordBatch`; a registration goes
+alone, and entries that name a registration still waiting for its block (`outbox:<id>`) wait for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from proml.content.cid import CID
+from proml.content.digest import ContentDigest
+from proml.contracts import calls
+from proml.contracts.calls import ActivityCall
+from proml.contracts.errors import ContractRevert
+from proml.contracts.events import AssetRegistered, ProvenanceRecorded, decode_log
+from proml.contracts.transitions import Activity, AssetKind
+from proml.records import RecordDocument, RecordDocumentError
+
+from ..clients.chain import ChainClientError, ChainError, Receipt
+from ..clients.ipfs import IpfsClientError
+from ..providers.blockchain import BlockchainProvider, BlockchainProviderError, SignedTransaction
+from ..providers.storage import StorageError, StorageProvider
+from .capture import KINDS, REGISTER, refs_in, resolve_refs
+from .outbox import Outbox, OutboxEntry, OutboxStatus
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 50
+# A batch that reverts once mined is split and sent again; after this many attempts an entry fails.
+MAX_ATTEMPTS = 5
+# Record documents pinned in one request.
+PIN_BATCH = 100
+_TRANSIENT = (ChainClientError, IpfsClientError, StorageError, BlockchainProviderError)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """An entry ready to go on chain: its document is on IPFS, its references resolved."""
+
+    entry: OutboxEntry
+    payload: dict[str, Any]
+    record_digest: bytes
+    record_cid: bytes
+    cid: str
+
+
+class _Blocked(Exception):
+    """The entry names a registration that is not on chain yet."""
+
+
+class Submitter:
+    def __init__(
+        self,
+        outbox: Outbox,
+        chain: BlockchainProvider,
+        storage: StorageProvider,
+        registry: str,
+        *,
+        max_batch: int = MAX_BATCH,
+        idle_interval: float = 0.05,
+        error_backoff: float = 1.0,
+    ) -> None:
+        self._outbox = outbox
+        self._chain = chain
+        self._storage = storage
+        self._registry = registry
+        self._max_batch = max_batch
+        self._idle_interval = idle_interval
+        self._error_backoff = error_backoff
+        self.last_error: str | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work until `stop` is set; an outage of the chain or of IPFS only delays."""
+        while not stop.is_set():
+            try:
+                busy = await self.step()
+                self.last_error = None
+            except _TRANSIENT as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("submitter: %s; retrying in %.1fs", self.last_error, self._error_backoff)
+                busy = False
+                await wait_or_stop(stop, self._error_backoff)
+                continue
+            if not busy:
+                await wait_or_stop(stop, self._idle_interval)
+
+    async def step(self) -> bool:
+        """Follow what is in flight, then send what waits. True when anything moved."""
+        followed = await asyncio.to_thread(self.follow)
+        sent = await self.send_next()
+        return followed or sent
+
+    # -- following transactions -------------------------------------------------------------------
+
+    def follow(self) -> bool:
+        moved = False
+        for tx_hash, entries in _by_transaction(self._outbox.with_status(OutboxStatus.SUBMITTED)):
+            moved |= self._follow_submitted(tx_hash, entries)
+        for tx_hash, entries in _by_transaction(self._outbox.with_status(OutboxStatus.INCLUDED)):
+            moved |= self._follow_included(tx_hash, entries)
+        return moved
+
+    def _follow_submitted(self, tx_hash: str, entries: list[OutboxEntry]) -> bool:
+        ids = [e.id for e in entries]
+        receipt = self._chain.confirmed_receipt(tx_hash, 1)
+        if receipt is None:
+            self._rebroadcast_if_lost(tx_hash, entries)
+            return False
+        if not receipt.succeeded:
+            self._mined_but_failed(tx_hash, receipt, entries)
+            return True
+        self._store_results(receipt, entries)
+        self._outbox.mark_included(ids, receipt.block_number)
+        return True
+
+    def _follow_included(self, tx_hash: str, entries: list[OutboxEntry]) -> bool:
+        if self._chain.confirmed_receipt(tx_hash) is not None:
+            self._outbox.mark_final([e.id for e in entries])
+            return True
+        if self._chain.confirmed_receipt(tx_hash, 1) is None:
+            # Its block was reorganised away: the transaction is back in the pool, or lost; follow it again.
+            self._outbox.mark_resubmitted([e.id for e in entries])
+            return True
+        return False
+
+    def _rebroadcast_if_lost(self, tx_hash: str, entries: list[OutboxEntry]) -> None:
+        if self._chain.is_known(tx_hash):
+            return
+        raw = entries[0].raw_tx
+        if raw is None:
+            self._outbox.requeue([e.id for e in entries], "the transaction was lost before it was stored")
+            return
+        try:
+            self._chain.broadcast(SignedTransaction(tx_hash, bytes.fromhex(raw), -1))
+        except ChainError as exc:
+            if "nonce too low" in str(exc).lower():
+                # Its nonce went to another transaction (the chain was reset, or someone else used the key).
+                self._chain.nonces.resync()
+                self._outbox.requeue([e.id for e in entries], f"sent again: {exc}")
+            else:
+                raise
+
+    def _mined_but_failed(self, tx_hash: str, receipt: Receipt, entries: list[OutboxEntry]) -> None:
+        ids = [e.id for e in entries]
+        reason = str(self._chain.revert_of(tx_hash, receipt))
+        if len(entries) > 1 and max(e.attempts for e in entries) < MAX_ATTEMPTS:
+            self._outbox.requeue(ids, f"the batch reverted ({reason}); its records are sent again")
+        else:
+            self._outbox.mark_failed(ids, reason)
+
+    def _store_results(self, receipt: Receipt, entries: list[OutboxEntry]) -> None:
+        events = [decode_log(entry) for entry in receipt.logs]
+        records = [e.record for e in events if isinstance(e, ProvenanceRecorded)]
+        registered = [e.asset for e in events if isinstance(e, AssetRegistered)]
+        for entry, record in zip(entries, records, strict=False):
+            result: dict[str, Any] = {"seq": record.seq, "accepted": record.accepted, "asset": record.asset}
+            if entry.kind == REGISTER and registered:
+                result["asset"] = registered[0]
+            result["block_number"] = receipt.block_number
+            self._outbox.set_result(entry.id, result)
+
+    # -- sending ----------------------------------------------------------------------------------
+
+    async def send_next(self) -> bool:
+        """Send the next registration, or the next run of records; False when nothing could go."""
+        waiting: list[tuple[OutboxEntry, dict[str, Any]]] = []
+        for entry in self._outbox.queued(self._max_batch):
+            if entry.kind == REGISTER and waiting:
+                break
+            try:
+                payload = self._resolved(entry)
+            except _Blocked:
+                break
+            if payload is not None:
+                waiting.append((entry, payload))
+            if entry.kind == REGISTER:
+                break
+        if not waiting:
+            return False
+        run = await self._prepare(waiting)
+        self._outbox.set_results(
+            {p.entry.id: {"record_digest": "0x" + p.record_digest.hex(), "record_cid": p.cid} for p in run}
+        )
+        await self._send(run)
+        return True
+
+    def _resolved(self, entry: OutboxEntry) -> dict[str, Any] | None:
+        """The payload with addresses for its references; None if a reference failed (so does the entry)."""
+        addresses: dict[str, str] = {}
+        for ref in refs_in(entry.payload):
+            registration = self._outbox.get(ref)
+            if registration.status == OutboxStatus.FAILED:
+                self._outbox.mark_failed([entry.id], f"its asset's registration outbox:{ref} failed")
+                return None
+            asset = (registration.result or {}).get("asset")
+            if asset is None or registration.status not in (OutboxStatus.INCLUDED, OutboxStatus.FINAL):
+                raise _Blocked(ref)
+            addresses[ref] = asset
+        resolved: dict[str, Any] = resolve_refs(entry.payload, addresses)
+        return resolved
+
+    async def _prepare(self, waiting: Sequence[tuple[OutboxEntry, dict[str, Any]]]) -> list[_Prepared]:
+        """Store the entries' record documents on IPFS, in one request. They are pinned afterwards, by
+        `pin_documents`: pinning is the slow part of storing a small document, and the document is on the
+        daemon already, so the record need not wait for it."""
+        documents = []
+        for entry, payload in waiting:
+            try:
+                documents.append(RecordDocument.from_dict(payload["document"]).to_json_bytes())
+            except RecordDocumentError as err:  # validated when accepted: only a changed schema gets here
+                raise BlockchainProviderError(f"outbox entry {entry.id}: {err}") from err
+        cids = await self._storage.add_documents(documents, pin=False)
+        return [
+            _Prepared(entry, payload, hashlib.sha256(document).digest(), cid.to_bytes(), str(cid))
+            for (entry, payload), document, cid in zip(waiting, documents, cids, strict=True)
+        ]
+
+    async def run_pins(self, stop: asyncio.Event) -> None:
+        """Pin stored record documents until `stop` is set; an IPFS outage only delays."""
+        while not stop.is_set():
+            try:
+                if not await self.pin_documents():
+                    await wait_or_stop(stop, self._idle_interval)
+            except (IpfsClientError, StorageError) as exc:
+                log.warning("pinning record documents: %s; retrying", exc)
+                await wait_or_stop(stop, self._error_backoff)
+
+    async def pin_documents(self, limit: int = PIN_BATCH) -> int:
+        waiting = self._outbox.unpinned_documents(limit)
+        if waiting:
+            await self._storage.pin_many([CID.parse(cid) for _, cid in waiting])
+            self._outbox.mark_documents_pinned([entry_id for entry_id, _ in waiting])
+        return len(waiting)
+
+    async def _send(self, run: Sequence[_Prepared]) -> None:
+        to, data = self._call(run)
+        try:
+            signed = await asyncio.to_thread(self._chain.prepare, to, data)
+        except ContractRevert as revert:
+            if len(run) == 1:
+                self._outbox.mark_failed([run[0].entry.id], f"the chain refuses it: {revert}")
+                return
+            for single in run:  # find the one the chain refuses; the others go alone
+                await self._send([single])
+            return
+        self._outbox.mark_submitted([p.entry.id for p in run], signed.hash, signed.raw.hex())
+        try:
+            await asyncio.to_thread(self._chain.broadcast, signed)
+        except ChainClientError as exc:
+            # Stored: `follow` sends the same bytes again once the chain answers.
+            log.warning("submitter: broadcasting %s failed (%s); it will be sent again", signed.hash, exc)
+
+    def _call(self, run: Sequence[_Prepared]) -> tuple[str, bytes]:
+        first = run[0]
+        if first.entry.kind == REGISTER:
+            payload = first.payload
+            content = payload["document"]["outputs"]
+            content_digest = _digest_word(content[0]["digest"]) if content else calls.ZERO32
+            data = calls.register(
+                KINDS[payload["kind"]],
+                content_digest,
+                first.record_digest,
+                first.record_cid,
+                payload["ancestors"],
+            )
+            return self._registry, data
+        activities = [_activity_call(p) for p in run]
+        if len(activities) == 1:
+            return activities[0].asset, calls.activity(activities[0])
+        return self._registry, calls.record_batch(activities)
+
+
+def _activity_call(prepared: _Prepared) -> ActivityCall:
+    document = prepared.payload["document"]
+    return ActivityCall(
+        asset=prepared.payload["asset"],
+        kind=AssetKind[prepared.payload["kind"].upper()],
+        activity=Activity[document["activity"].upper()],
+        record_digest=prepared.record_digest,
+        record_cid=prepared.record_cid,
+        inputs=tuple(_artifact_word(a) for a in document["inputs"]),
+        outputs=tuple(_artifact_word(a) for a in document["outputs"]),
+    )
+
+
+def _artifact_word(artifact: dict[str, Any]) -> bytes:
+    """On chain an artifact is its asset's address when it is an asset, else its content digest."""
+    if artifact.get("asset"):
+        return bytes(calls.address_word(artifact["asset"]))
+    return _digest_word(artifact["digest"])
+
+
+def _digest_word(text: str) -> bytes:
+    return ContentDigest.parse(text).value
+
+
+def _by_transaction(entries: Iterable[OutboxEntry]) -> list[tuple[str, list[OutboxEntry]]]:
+    groups: dict[str, list[OutboxEntry]] = {}
+    for entry in entries:
+        groups.setdefault(entry.tx_hash or "", []).append(entry)
+    return list(groups.items())
+
+
+async def wait_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep `seconds`, or less if `stop` is set meanwhile."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)

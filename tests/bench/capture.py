@@ -1,0 +1,145 @@
+"""Capture benchmark: one node of a devnet, writing into anvil.
+
+- ack_ms: time from sending a record request until the node answers that it is durably stored (its outbox,
+  SQLite WAL with synchronous=FULL), measured by the client, one request at a time;
+- records_per_s: records sent by several clients at once, from the first request until the last record is
+  final on chain (the submitter batches with recordBatch);
+- reindex_s: time to rebuild an index of the whole chain from scratch.
+
+Run with `make bench` or `python -m tests.bench.capture [--json PATH] [--records N]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from proml.devnet import devnet
+from proml.devnet.anvil import dev_keys
+from proml.node.clients.chain import ChainClient
+from proml.node.providers.blockchain import BlockchainProvider
+from proml.node.providers.signer import Signer
+from proml.node.services.index import Index
+
+TARGETS = {"ack_p99_ms": 10.0, "records_per_s": 300.0}
+ACK_SAMPLES = 500
+THROUGHPUT_RECORDS = 3000
+CLIENTS = 8
+FINAL_TIMEOUT = 600.0
+DIGEST = {"digest": "sha256:" + "ab" * 32}
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def wait_final(http: httpx.Client, entry_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + FINAL_TIMEOUT
+    while True:
+        entry: dict[str, Any] = http.get(f"/v1/outbox/{entry_id}").raise_for_status().json()
+        if entry["status"] == "final":
+            return entry
+        if entry["status"] == "failed" or time.monotonic() > deadline:
+            raise RuntimeError(f"entry {entry_id}: {entry['status']} {entry['error']}")
+        time.sleep(0.05)
+
+
+def wait_drained(http: httpx.Client) -> None:
+    deadline = time.monotonic() + FINAL_TIMEOUT
+    while http.get("/v1/health").json()["outbox"]["depth"] > 0:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the outbox did not drain")
+        time.sleep(0.02)
+
+
+def record(http: httpx.Client, asset: str) -> float:
+    started = time.perf_counter()
+    http.post(f"/v1/assets/{asset}/records", json={"activity": "collect"}).raise_for_status()
+    return time.perf_counter() - started
+
+
+def measure_ack(http: httpx.Client, asset: str, samples: int) -> list[float]:
+    return [record(http, asset) * 1000 for _ in range(samples)]
+
+
+def measure_throughput(url: str, key: str, asset: str, records: int) -> float:
+    def send(count: int) -> None:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as http:
+            for _ in range(count):
+                record(http, asset)
+
+    share = [records // CLIENTS + (1 if i < records % CLIENTS else 0) for i in range(CLIENTS)]
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as http:
+        started = time.perf_counter()
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            list(pool.map(send, share))
+        wait_drained(http)
+        return records / (time.perf_counter() - started)
+
+
+def measure_reindex(chain_url: str, registry: str, folder: Path) -> tuple[float, int]:
+    client = ChainClient(chain_url)
+    reader = BlockchainProvider(client, Signer(dev_keys()[0]), client.chain_id())
+    index = Index(folder / "index.db", reader, registry)
+    try:
+        started = time.perf_counter()
+        events = index.reindex()
+        return time.perf_counter() - started, events
+    finally:
+        index.close()
+
+
+def run(folder: Path, ack_samples: int, records: int) -> dict[str, Any]:
+    devnet.up(folder / "devnet", 1)
+    try:
+        status = devnet.status(folder / "devnet")
+        org = status["orgs"][0]
+        headers = {"Authorization": f"Bearer {org['api_key']}"}
+        with httpx.Client(base_url=org["node_url"], headers=headers, timeout=60) as http:
+            registered = http.post("/v1/datasets", json={"name": "bench", "content": DIGEST}).json()
+            asset = wait_final(http, registered["id"])["asset"]
+            ack = measure_ack(http, asset, ack_samples)
+            wait_drained(http)
+        per_second = measure_throughput(org["node_url"], org["api_key"], asset, records)
+        reindex_s, events = measure_reindex(status["chain_url"], status["registry"], folder)
+    finally:
+        devnet.down(folder / "devnet")
+    return {
+        "ack_ms": {"p50": statistics.median(ack), "p99": percentile(ack, 0.99), "samples": len(ack)},
+        "records_per_s": per_second,
+        "reindex_s": reindex_s,
+        "reindex_events": events,
+        "records": records,
+        "clients": CLIENTS,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", type=Path, help="write the figures to this file")
+    parser.add_argument("--records", type=int, default=THROUGHPUT_RECORDS)
+    parser.add_argument("--ack-samples", type=int, default=ACK_SAMPLES)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="proml-bench-") as folder:
+        figures = run(Path(folder), args.ack_samples, args.records)
+    figures["targets"] = TARGETS
+    ack = figures["ack_ms"]
+    print(f"ack (request to durable acknowledgement): p50 {ack['p50']:.2f} ms, p99 {ack['p99']:.2f} ms")
+    print(f"records per second into anvil ({CLIENTS} clients): {figures['records_per_s']:.0f}")
+    print(f"index rebuilt from the chain: {figures['reindex_s']:.2f} s ({figures['reindex_events']} events)")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

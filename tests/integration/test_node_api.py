@@ -1,0 +1,291 @@
+"""One node, in process, against a real anvil and a real IPFS daemon: capture, the submitter, the index,
+queries and the API's errors, through the HTTP API (FastAPI's TestClient runs the app's lifespan)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from proml.contracts.artifacts import load_artifact
+from proml.devnet.anvil import running_anvil
+from proml.node.api.app import create_app
+from proml.node.config import NodeConfig
+from proml.node.providers.blockchain import BlockchainProvider
+from proml.node.providers.signer import Signer
+from proml.node.runtime import Node
+from proml.node.services.api_keys import Scope
+from tests.integration.ipfs_daemons import daemon_set
+
+WAIT = 30.0
+# Recorded by digest only: nothing uploaded.
+DIGEST_ONLY = {"digest": "sha256:" + "ab" * 32}
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    base = tmp_path_factory.mktemp("node")
+    with running_anvil(base / "anvil") as anvil, daemon_set(base / "ipfs") as daemons:
+        daemon = daemons.start("a")
+        key = anvil.keys[0]
+        deployer = BlockchainProvider(anvil.client(), Signer(key), anvil.chain_id)
+        artifact = load_artifact("ProML")
+        registry = deployer.deploy_contract(artifact.bytecode, artifact.abi, ["A"])
+        config = NodeConfig(
+            org="A",
+            data_dir=base / "data",
+            keystore=base / "unused-keystore.json",
+            chain_url=anvil.url,
+            registry=registry,
+            ipfs_api=daemon.api,
+        )
+        node = Node(config, Signer(key))
+        with TestClient(create_app(node)) as test_client:
+            test_client.keys = {  # type: ignore[attr-defined]
+                scope: node.api_keys.create(scope.value, (scope,))[1] for scope in Scope
+            }
+            yield test_client
+
+
+def auth(client: TestClient, scope: Scope = Scope.ADMIN) -> dict[str, str]:
+    return {"Authorization": f"Bearer {client.keys[scope]}"}  # type: ignore[attr-defined]
+
+
+def wait_for(client: TestClient, entry_id: str, status: str = "final") -> dict[str, Any]:
+    deadline = time.monotonic() + WAIT
+    while True:
+        entry: dict[str, Any] = client.get(f"/v1/outbox/{entry_id}", headers=auth(client)).json()
+        if entry["status"] == status:
+            return entry
+        assert entry["status"] != "failed", entry["error"]
+        assert time.monotonic() < deadline, f"entry still {entry['status']}: {entry}"
+        time.sleep(0.05)
+
+
+def wait_indexed(client: TestClient, address: str, records: int) -> dict[str, Any]:
+    deadline = time.monotonic() + WAIT
+    while True:
+        response = client.get(f"/v1/assets/{address}", headers=auth(client, Scope.READ))
+        if response.status_code == 200 and len(response.json()["history"]) >= records:
+            body: dict[str, Any] = response.json()
+            return body
+        assert time.monotonic() < deadline, response.text
+        time.sleep(0.05)
+
+
+def upload(client: TestClient, data: bytes) -> dict[str, Any]:
+    response = client.post("/v1/payloads", content=data, headers=auth(client, Scope.WRITE))
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_health_reports_chain_ipfs_outbox_and_index(client: TestClient) -> None:
+    response = client.get("/v1/health")
+    assert response.status_code == 200
+    health = response.json()
+    assert health["status"] == "ok"
+    assert health["chain"]["ok"] and health["ipfs"]["ok"]
+    assert {"depth", "error"} <= set(health["outbox"])
+    assert {"cursor", "lag"} <= set(health["index"])
+
+
+def test_register_dataset_then_record_on_its_pending_reference(client: TestClient) -> None:
+    content = upload(client, os.urandom(5000))
+    registered = client.post(
+        "/v1/datasets",
+        json={"name": "train", "content": content, "parameters": {"rows": 100}},
+        headers=auth(client, Scope.WRITE),
+    )
+    assert registered.status_code == 202, registered.text
+    ref = registered.json()["ref"]
+    # Recorded before the registration has a block: it names the registration by its outbox id.
+    collected = client.post(
+        f"/v1/assets/{ref}/records",
+        json={"activity": "collect", "outputs": [{"name": "raw", "kind": "file", **content}]},
+        headers=auth(client, Scope.WRITE),
+    )
+    assert collected.status_code == 202, collected.text
+    registration = wait_for(client, registered.json()["id"])
+    record = wait_for(client, collected.json()["id"])
+    asset = registration["asset"]
+    assert record["asset"] == asset
+    assert (registration["seq"], record["seq"], record["accepted"]) == (0, 1, True)
+    summary = wait_indexed(client, asset, 2)
+    assert summary["kind"] == "dataset"
+    assert summary["state"] == "collected"
+    assert [r["activity"] for r in summary["history"]] == ["register", "collect"]
+    assert summary["history"][1]["record_digest"] == record["record_digest"]
+
+
+def test_several_waiting_records_go_in_one_batch(client: TestClient) -> None:
+    registered = client.post("/v1/models", json={"name": "m"}, headers=auth(client, Scope.WRITE)).json()
+    asset = wait_for(client, registered["id"], "final")["asset"]
+    activities = ["select_data", "preprocess", "engineer_features", "train", "evaluate", "deploy"]
+    ids = [
+        client.post(
+            f"/v1/assets/{asset}/records", json={"activity": a}, headers=auth(client, Scope.WRITE)
+        ).json()["id"]
+        for a in activities
+    ]
+    entries = [wait_for(client, i) for i in ids]
+    assert [e["seq"] for e in entries] == [1, 2, 3, 4, 5, 6]
+    # Deploy without validate is kept, and rejected: the state stays evaluated.
+    assert [e["accepted"] for e in entries] == [True] * 5 + [False]
+    assert len({e["tx_hash"] for e in entries}) < len(entries)
+    assert wait_indexed(client, asset, 7)["state"] == "evaluated"
+
+
+def test_idempotency_key_records_once(client: TestClient) -> None:
+    headers = {**auth(client, Scope.WRITE), "Idempotency-Key": "register-once"}
+    first = client.post("/v1/datasets", json={"name": "once", "content": DIGEST_ONLY}, headers=headers)
+    again = client.post("/v1/datasets", json={"name": "once", "content": DIGEST_ONLY}, headers=headers)
+    assert (first.status_code, again.status_code) == (202, 200)
+    assert first.json()["id"] == again.json()["id"]
+    conflict = client.post("/v1/datasets", json={"name": "other", "content": DIGEST_ONLY}, headers=headers)
+    assert conflict.status_code == 409
+    assert conflict.json()["code"] == "idempotency_conflict"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "code"),
+    [
+        ("/v1/datasets", {"name": ""}, 400, "invalid_request"),
+        ("/v1/datasets", {"name": "x", "colour": "red"}, 400, "invalid_request"),
+        ("/v1/datasets", {"name": "x", "content": {"digest": "md5:00"}}, 400, "invalid_record"),
+        ("/v1/datasets", {"name": "x"}, 400, "invalid_record"),
+        ("/v1/models", {"name": "x", "ancestors": ["0x" + "11" * 20]}, 404, "unknown_asset"),
+        ("/v1/assets/not-an-address/records", {"activity": "train"}, 400, "invalid_record"),
+        ("/v1/assets/outbox:" + "0" * 32 + "/records", {"activity": "train"}, 404, "unknown_asset"),
+    ],
+)
+def test_malformed_requests_get_a_problem_not_a_500(
+    client: TestClient, path: str, body: dict[str, Any], status: int, code: str
+) -> None:
+    response = client.post(path, json=body, headers=auth(client, Scope.WRITE))
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert (problem["status"], problem["code"]) == (status, code)
+    assert problem["detail"]
+
+
+def test_activity_of_the_wrong_kind_is_refused_before_it_is_queued(client: TestClient) -> None:
+    registered = client.post(
+        "/v1/datasets", json={"name": "d", "content": DIGEST_ONLY}, headers=auth(client, Scope.WRITE)
+    ).json()
+    response = client.post(
+        f"/v1/assets/{registered['ref']}/records",
+        json={"activity": "train"},
+        headers=auth(client, Scope.WRITE),
+    )
+    assert response.status_code == 400
+    assert "not a dataset activity" in response.json()["detail"]
+    assert response.json()["field"] == "activity"
+
+
+def test_not_json_is_a_400(client: TestClient) -> None:
+    response = client.post(
+        "/v1/datasets",
+        content=b"{not json",
+        headers={**auth(client, Scope.WRITE), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_request"
+
+
+def test_keys_and_scopes(client: TestClient) -> None:
+    assert client.get("/v1/assets").status_code == 401
+    wrong = client.get("/v1/assets", headers={"Authorization": "Bearer proml_wrong"})
+    assert (wrong.status_code, wrong.json()["code"]) == (401, "unauthenticated")
+    assert "proml_wrong" not in wrong.text
+    read_only = client.post("/v1/datasets", json={"name": "x"}, headers=auth(client, Scope.READ))
+    assert (read_only.status_code, read_only.json()["code"]) == (403, "forbidden")
+    created = client.post(
+        "/v1/keys", json={"name": "ci", "scopes": ["read"]}, headers=auth(client, Scope.ADMIN)
+    ).json()
+    assert client.get("/v1/assets", headers={"X-API-Key": created["key"]}).status_code == 200
+    listed = client.get("/v1/keys", headers=auth(client, Scope.ADMIN)).json()
+    assert created["key"] not in str(listed)
+    assert client.delete(f"/v1/keys/{created['id']}", headers=auth(client, Scope.ADMIN)).status_code == 204
+    assert client.get("/v1/assets", headers={"X-API-Key": created["key"]}).status_code == 401
+    assert (
+        client.post(
+            "/v1/keys", json={"name": "x", "scopes": ["read"]}, headers=auth(client, Scope.WRITE)
+        ).status_code
+        == 403
+    )
+
+
+def test_openapi_is_published(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert "/v1/assets/{asset}/records" in spec["paths"]
+    assert client.get("/docs").status_code == 200
+
+
+def test_members_and_lineage(client: TestClient) -> None:
+    members = client.get("/v1/members", headers=auth(client, Scope.READ)).json()
+    assert [m["name"] for m in members] == ["A"]
+    data = client.post(
+        "/v1/datasets", json={"name": "parent", "content": DIGEST_ONLY}, headers=auth(client, Scope.WRITE)
+    ).json()
+    model = client.post(
+        "/v1/models", json={"name": "child", "ancestors": [data["ref"]]}, headers=auth(client, Scope.WRITE)
+    ).json()
+    parent = wait_for(client, data["id"])["asset"]
+    child = wait_for(client, model["id"])["asset"]
+    wait_indexed(client, child, 1)
+    lineage = client.get(f"/v1/assets/{child}/lineage", headers=auth(client, Scope.READ)).json()
+    assert {"from": parent, "to": child} in [{"from": e["from"], "to": e["to"]} for e in lineage["edges"]]
+
+
+def test_verify_a_file_and_a_history(client: TestClient) -> None:
+    data = os.urandom(300_000)  # two chunks on IPFS
+    content = upload(client, data)
+    registered = client.post(
+        "/v1/datasets", json={"name": "verified", "content": content}, headers=auth(client, Scope.WRITE)
+    ).json()
+    asset = wait_for(client, registered["id"])["asset"]
+    wait_indexed(client, asset, 1)
+    read = auth(client, Scope.READ)
+    same = client.post(f"/v1/assets/{asset}/verify", content=data, headers=read).json()
+    assert (same["ok"], same["result"]) == (True, "OK")
+    assert same["matches"][0]["where"] == "content"
+    assert same["matches"][0]["actor_name"] == "A"
+    other = client.post(f"/v1/assets/{asset}/verify", content=data + b"!", headers=read).json()
+    assert (other["ok"], other["result"]) == (False, "MISMATCH")
+    assert other["recorded"][0]["digest"] == "0x" + content["digest"].split(":")[1]
+    by_digest = client.post(f"/v1/assets/{asset}/verify", params={"digest": content["digest"]}, headers=read)
+    assert by_digest.json()["ok"] is True
+    bad_digest = client.post(f"/v1/assets/{asset}/verify", params={"digest": "sha256:zz"}, headers=read)
+    assert (bad_digest.status_code, bad_digest.json()["code"]) == (400, "invalid_digest")
+    history = client.get(f"/v1/assets/{asset}/verification", headers=read).json()
+    assert (history["ok"], history["chain_ok"], history["records"]) == (True, True, 1)
+    assert history["head"] == history["recomputed_head"]
+    downloaded = client.get(f"/v1/payloads/{content['cid']}", headers=read)
+    assert downloaded.status_code == 200
+    assert downloaded.content == data
+
+
+def test_unknown_asset_is_a_404(client: TestClient) -> None:
+    unknown = "0x" + "22" * 20
+    for response in (
+        client.get(f"/v1/assets/{unknown}", headers=auth(client, Scope.READ)),
+        client.post(f"/v1/assets/{unknown}/verify", content=b"x", headers=auth(client, Scope.READ)),
+        client.get(f"/v1/assets/{unknown}/verification", headers=auth(client, Scope.READ)),
+    ):
+        assert response.status_code == 404, response.text
+        assert response.json()["code"] == "unknown_asset"
+
+
+def test_bad_query_parameters_are_400(client: TestClient) -> None:
+    read = auth(client, Scope.READ)
+    for path in ("/v1/assets?kind=boat", "/v1/assets?state=sleeping", "/v1/assets/not-an-address"):
+        response = client.get(path, headers=read)
+        assert response.status_code == 400, (path, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+    assert client.get("/v1/assets?limit=0", headers=read).status_code == 400

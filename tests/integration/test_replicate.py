@@ -1,0 +1,205 @@
+"""Replication between two organisations, each with its own node (in process) and its own IPFS daemon,
+on one anvil: what B publishes stays retrievable through A's node once B's IPFS daemon is gone.
+
+A replicates by the `dependencies` policy: B's dataset that A's model names as ancestor is pinned, B's
+unrelated dataset is not. A replicator by the `all` policy, on a third daemon, pins both. The tests share
+one consortium and run in file order: the last one stops B's daemon.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from proml.content.cid import CID
+from proml.content.digest import ContentDigest
+from proml.devnet.anvil import running_anvil
+from proml.devnet.consortium import found
+from proml.devnet.ipfs import IpfsDaemon
+from proml.node.api.app import create_app
+from proml.node.clients.ipfs import IpfsClient
+from proml.node.config import NodeConfig
+from proml.node.providers.signer import Signer
+from proml.node.providers.storage import StorageProvider
+from proml.node.runtime import Node
+from proml.node.services.api_keys import Scope
+from proml.node.services.replicate import Replicator
+from tests.integration.ipfs_daemons import DaemonSet, daemon_set, stop_process
+
+WAIT = 60.0
+
+
+@dataclass
+class Org:
+    node: Node
+    client: TestClient
+    daemon: IpfsDaemon
+    token: str
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@dataclass
+class Consortium:
+    a: Org
+    b: Org
+    daemons: DaemonSet
+    base: Path
+    # B's datasets: one that A's model derives from, one that nothing of A's uses.
+    used: dict[str, Any]
+    unrelated: dict[str, Any]
+
+
+def _config(name: str, registry: str, anvil_url: str, daemon: IpfsDaemon, base: Path) -> NodeConfig:
+    return NodeConfig(
+        org=name,
+        data_dir=base / name / "data",
+        keystore=base / name / "unused-keystore.json",
+        chain_url=anvil_url,
+        registry=registry,
+        ipfs_api=daemon.api,
+        replication="dependencies",
+    )
+
+
+@pytest.fixture(scope="module")
+def consortium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Consortium]:
+    base = tmp_path_factory.mktemp("replicate")
+    with running_anvil(base / "anvil") as anvil, daemon_set(base / "ipfs") as daemons:
+        daemon_a = daemons.start("a")
+        daemon_b = daemons.start("b", bootstrap=[daemon_a.swarm_addr])
+        key_a, key_b = anvil.keys[0], anvil.keys[1]
+        registry = found(anvil.client(), None, [("A", key_a), ("B", key_b)])
+        node_a = Node(_config("A", registry, anvil.url, daemon_a, base), Signer(key_a))
+        node_b = Node(_config("B", registry, anvil.url, daemon_b, base), Signer(key_b))
+        with TestClient(create_app(node_a)) as client_a, TestClient(create_app(node_b)) as client_b:
+            a = Org(node_a, client_a, daemon_a, node_a.api_keys.create("test", tuple(Scope))[1])
+            b = Org(node_b, client_b, daemon_b, node_b.api_keys.create("test", tuple(Scope))[1])
+            used = _publish_dataset(b, "train")
+            unrelated = _publish_dataset(b, "elsewhere")
+            model = _post(a, "/v1/models", {"name": "m", "ancestors": [used["asset"]]})
+            _wait_final(a, model["id"])
+            yield Consortium(a, b, daemons, base, used, unrelated)
+
+
+# -- helpers ----------------------------------------------------------------------------------------
+
+
+def _post(org: Org, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    response = org.client.post(path, json=body, headers=org.headers())
+    assert response.status_code == 202, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def _wait_final(org: Org, entry_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + WAIT
+    while True:
+        entry: dict[str, Any] = org.client.get(f"/v1/outbox/{entry_id}", headers=org.headers()).json()
+        if entry["status"] == "final":
+            return entry
+        assert entry["status"] != "failed", entry["error"]
+        assert time.monotonic() < deadline, f"entry still {entry['status']}: {entry}"
+        time.sleep(0.05)
+
+
+def _publish_dataset(org: Org, name: str) -> dict[str, Any]:
+    """Upload a payload through `org`'s node and register a dataset with it: its content and record."""
+    uploaded = org.client.post("/v1/payloads", content=os.urandom(20_000), headers=org.headers())
+    assert uploaded.status_code == 201, uploaded.text
+    content: dict[str, Any] = uploaded.json()
+    registration = _wait_final(org, _post(org, "/v1/datasets", {"name": name, "content": content})["id"])
+    return {"asset": registration["asset"], "content": content, "record_cid": registration["record_cid"]}
+
+
+def _pinned(org: Org, cid: str) -> bool:
+    async def check() -> bool:
+        async with IpfsClient(org.daemon.api) as ipfs:
+            return bool(await ipfs.is_pinned(cid))
+
+    return asyncio.run(check())
+
+
+def _wait_pinned(org: Org, *cids: str) -> None:
+    deadline = time.monotonic() + WAIT
+    while not all(_pinned(org, cid) for cid in cids):
+        health = org.client.get("/v1/health").json()
+        assert time.monotonic() < deadline, f"not pinned by {org.node.config.org}: {health['replication']}"
+        time.sleep(0.2)
+
+
+# -- tests ------------------------------------------------------------------------------------------
+
+
+def test_a_pins_what_its_model_depends_on(consortium: Consortium) -> None:
+    used = consortium.used
+    _wait_pinned(consortium.a, used["content"]["cid"], used["record_cid"])
+    replication = consortium.a.client.get("/v1/health").json()["replication"]
+    assert replication["policy"] == "dependencies"
+    assert replication["pinned"] >= 1 and replication["payloads"] >= 1
+
+
+def test_dependencies_policy_leaves_unrelated_assets_alone(consortium: Consortium) -> None:
+    a, unrelated = consortium.a, consortium.unrelated
+    # A's replicator knows the unrelated dataset (its index has it) and does not want it.
+    assert a.node.query.asset(unrelated["asset"]) is not None
+    assert all(w.asset != unrelated["asset"] for w in a.node.replicator.wanted())
+    assert not _pinned(a, unrelated["content"]["cid"])
+    assert not _pinned(a, unrelated["record_cid"])
+
+
+def test_all_policy_pins_every_other_organisations_records(consortium: Consortium) -> None:
+    """A replicator by the `all` policy over A's index, pinning into a third daemon of the swarm."""
+    daemon = consortium.daemons.start("all", bootstrap=[consortium.b.daemon.swarm_addr])
+    wanted = [consortium.used, consortium.unrelated]
+
+    async def replicate() -> list[bool]:
+        async with IpfsClient(daemon.api) as ipfs:
+            storage = StorageProvider(ipfs)
+            replicator = Replicator(
+                consortium.a.node.query,
+                storage,
+                consortium.a.node.address,
+                "all",
+                consortium.base / "all" / "replication.db",
+                pin_timeout=WAIT,
+            )
+            try:
+                pins = await replicator.step()
+                assert pins == 4, replicator.status()  # two documents, two payloads
+                assert await replicator.step() == 0  # done is remembered
+                cids = [cid for d in wanted for cid in (d["content"]["cid"], d["record_cid"])]
+                return [await storage.is_pinned(CID.parse(cid)) for cid in cids]
+            finally:
+                replicator.close()
+
+    assert all(asyncio.run(replicate()))
+
+
+def test_payload_survives_its_publishers_storage(consortium: Consortium) -> None:
+    a, b, used = consortium.a, consortium.b, consortium.used
+    _wait_pinned(a, used["content"]["cid"], used["record_cid"])
+    for daemon in consortium.daemons.daemons:
+        if daemon is not a.daemon:  # B's, and the `all` test's, which holds copies too
+            stop_process(daemon.process)
+    assert not b.daemon.running()
+    expected = ContentDigest.parse(used["content"]["digest"])
+
+    async def fetch() -> bytes:
+        async with IpfsClient(a.daemon.api) as ipfs:
+            storage = StorageProvider(ipfs)
+            cid = CID.parse(used["content"]["cid"])
+            return bytes(
+                await storage.fetch_bytes(cid, max_size=1 << 20, expected_digest=expected, timeout=10)
+            )
+
+    assert len(asyncio.run(fetch())) == used["content"]["size"]
