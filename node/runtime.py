@@ -42,6 +42,7 @@ INDEX_FILE = "index.db"
 INDEX_INTERVAL = 0.25
 CHAIN_WAIT = 60.0
 WORK_STOP_TIMEOUT = 30.0
+CHECKPOINT_INTERVAL = 2.0
 
 
 class NodeSetupError(Exception):
@@ -159,6 +160,7 @@ class Node:
                 self.submitter.run_pins(self._stop),
                 self._follow_chain(),
                 self.replicator.run(self._stop),
+                self._checkpoint_outbox(),
             )
             await self._work_ipfs.aclose()
 
@@ -186,6 +188,11 @@ class Node:
                 self._index_error = f"{type(exc).__name__}: {exc}"
                 log.warning("index: %s", self._index_error)
             await wait_or_stop(self._stop, INDEX_INTERVAL)
+
+    async def _checkpoint_outbox(self) -> None:
+        while not self._stop.is_set():
+            await asyncio.to_thread(self.outbox.checkpoint)
+            await wait_or_stop(self._stop, CHECKPOINT_INTERVAL)
 
     def sync_index(self) -> int:
         with self._index_lock:

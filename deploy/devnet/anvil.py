@@ -114,7 +114,7 @@ class Anvil:
         if self.block_time is not None:
             cmd += ["--block-time", str(self.block_time)]
         if self.state is not None:
-            cmd += ["--state", str(self.state), "--state-interval", "1"]
+            cmd += ["--state", str(self.state), "--state-interval", "5"]
         return cmd + self.extra_args
 
     def start(self, attempts: int = 3) -> Anvil:

@@ -98,20 +98,50 @@ class OutboxEntry:
     result: dict[str, Any] | None = None
 
 
+@dataclass
+class _Request:
+    """An entry waiting to be stored by a group commit, and what became of it."""
+
+    kind: str
+    text: str
+    idempotency_key: str | None
+    request_hash: str | None
+    done: bool = False
+    entry: OutboxEntry | None = None
+    created: bool = False
+    error: Exception | None = None
+
+
 class Outbox:
     """One SQLite file; safe to share between the API's threads and the worker."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._commit_lock = threading.Lock()
+        self._pending_lock = threading.Lock()
+        self._pending: list[_Request] = []
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
+        # Checkpoints copy the WAL into the database and sync it: slow, so not on the path of a commit
+        # that a client waits for. `checkpoint()` does it, from a connection of its own.
+        self._db.execute("PRAGMA wal_autocheckpoint=0")
         self._db.executescript(_SCHEMA)
+        self._path = path
 
     def close(self) -> None:
+        self.checkpoint()
         with self._lock:
             self._db.close()
+
+    def checkpoint(self) -> None:
+        """Move what the WAL holds into the database file, without blocking writers."""
+        db = sqlite3.connect(self._path, isolation_level=None)
+        try:
+            db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            db.close()
 
     def enqueue(
         self,
@@ -125,29 +155,70 @@ class Outbox:
         With an idempotency key used before for the same request, the first entry is returned
         (`False`); used before for a different request, `IdempotencyConflict`. The request is the same
         when `request_hash` is (if given: a payload may hold the time it was made), else the payload.
+
+        Group commit: requests that arrive while another commit waits for the disk are stored together,
+        in one transaction and one disk sync, by whichever of their threads gets there first.
         """
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
-        same_as = request_hash if request_hash is not None else text
-        with self._lock:
-            if idempotency_key is not None:
-                row = self._db.execute(
-                    "SELECT * FROM entries WHERE idempotency_key = ?", (idempotency_key,)
-                ).fetchone()
-                if row is not None:
-                    if (row[2], row[13] if row[13] is not None else row[3]) != (kind, same_as):
-                        raise IdempotencyConflict(
-                            f"idempotency key {idempotency_key!r} was used for a different request; "
-                            "use a new key for a new request"
-                        )
-                    return _entry(row), False
-            now = time.time()
-            entry_id = uuid.uuid4().hex
-            self._db.execute(
-                "INSERT INTO entries (id, idempotency_key, kind, payload, status, created_at, updated_at,"
-                " request_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (entry_id, idempotency_key, kind, text, OutboxStatus.QUEUED.value, now, now, request_hash),
-            )
-            return self._get(entry_id), True
+        request = _Request(kind, text, idempotency_key, request_hash)
+        with self._pending_lock:
+            self._pending.append(request)
+        with self._commit_lock:
+            if not request.done:
+                with self._pending_lock:
+                    batch, self._pending = self._pending, []
+                self._store(batch)
+        if request.error is not None:
+            raise request.error
+        assert request.entry is not None
+        return request.entry, request.created
+
+    def _store(self, batch: list[_Request]) -> None:
+        try:
+            with self._transaction():
+                for request in batch:
+                    try:
+                        request.entry, request.created = self._insert(request)
+                    except IdempotencyConflict as exc:
+                        request.error = exc
+        except BaseException as exc:
+            for request in batch:
+                request.error = request.error or OutboxError(f"the outbox could not store the entry: {exc}")
+            raise
+        finally:
+            for request in batch:
+                request.done = True
+
+    def _insert(self, request: _Request) -> tuple[OutboxEntry, bool]:
+        if request.idempotency_key is not None:
+            row = self._db.execute(
+                "SELECT * FROM entries WHERE idempotency_key = ?", (request.idempotency_key,)
+            ).fetchone()
+            if row is not None:
+                same_as = request.request_hash if request.request_hash is not None else request.text
+                if (row[2], row[13] if row[13] is not None else row[3]) != (request.kind, same_as):
+                    raise IdempotencyConflict(
+                        f"idempotency key {request.idempotency_key!r} was used for a different request; "
+                        "use a new key for a new request"
+                    )
+                return _entry(row), False
+        now = time.time()
+        entry_id = uuid.uuid4().hex
+        self._db.execute(
+            "INSERT INTO entries (id, idempotency_key, kind, payload, status, created_at, updated_at,"
+            " request_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                entry_id,
+                request.idempotency_key,
+                request.kind,
+                request.text,
+                OutboxStatus.QUEUED.value,
+                now,
+                now,
+                request.request_hash,
+            ),
+        )
+        return self._get(entry_id), True
 
     def get(self, entry_id: str) -> OutboxEntry:
         with self._lock:

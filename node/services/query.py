@@ -126,12 +126,13 @@ class Query:
         with self._index.reading() as db:
             return self._asset_summary(db, _address(address))
 
-    def history(self, address: str) -> list[dict[str, Any]]:
-        """Every record of the asset in seq order, accepted and rejected, with rollback and anchor details."""
+    def history(self, address: str, since: int = 0) -> list[dict[str, Any]]:
+        """Every record of the asset in seq order (from seq `since`), accepted and rejected, with rollback
+        and anchor details."""
         asset = self._known(address)
         with self._index.reading() as db:
             kind = db.execute("SELECT kind FROM assets WHERE address = ?", (asset,)).fetchone()["kind"]
-            rows = db.execute(_HISTORY_SQL, (asset,)).fetchall()
+            rows = db.execute(_HISTORY_SQL, (asset, since)).fetchall()
         return [_history_entry(row, kind) for row in rows]
 
     def records(self, address: str) -> list[Record]:
@@ -291,7 +292,7 @@ FROM records r
 LEFT JOIN members m ON m.address = r.actor
 LEFT JOIN rollbacks rb ON rb.asset = r.asset AND rb.seq = r.seq
 LEFT JOIN anchors an ON an.asset = r.asset AND an.seq = r.seq
-WHERE r.asset = ? ORDER BY r.seq
+WHERE r.asset = ? AND r.seq >= ? ORDER BY r.seq
 """
 
 

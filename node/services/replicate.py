@@ -171,9 +171,9 @@ class Replicator:
         self._pin_timeout = pin_timeout
         self.pending = 0
         self.last_error: str | None = None
-        # Asset -> its record count when none of its records was left to do: its history is not read
-        # again until it has a new record (the walk runs every `interval`, histories only grow).
-        self._complete: dict[str, int] = {}
+        # Asset -> the seq below which every record is settled: only newer records are read again (the
+        # walk runs every `interval`; histories only grow).
+        self._settled_below: dict[str, int] = {}
 
     def close(self) -> None:
         self._state.close()
@@ -223,15 +223,16 @@ class Replicator:
         found: list[Wanted] = []
         for asset in self._scope():
             address, count = asset["address"], asset.get("record_count")
-            if count is not None and self._complete.get(address) == count:
+            since = self._settled_below.get(address, 0)
+            if count is not None and since >= count:
                 continue
             try:
-                history = self._query.history(address)
+                history = self._query.history(address, since)
             except UnknownAsset:
                 continue  # dropped by a reorganisation since the listing
             todo = [w for w in _records_of_others(history, self._me) if w.record_cid not in settled]
-            if not todo and count is not None:
-                self._complete[address] = count
+            if history:
+                self._settled_below[address] = min([w.seq for w in todo], default=history[-1]["seq"] + 1)
             found.extend(w for w in todo if w.record_cid not in skip)
         return found
 

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,8 +38,11 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 50
 # A batch that reverts once mined is split and sent again; after this many attempts an entry fails.
 MAX_ATTEMPTS = 5
-# Record documents pinned in one request.
-PIN_BATCH = 100
+# Record documents pinned in one request, and how often.
+PIN_BATCH = 200
+PIN_INTERVAL = 0.5
+# Under a stream of records, the least time between two transactions (records meanwhile share one).
+BATCH_INTERVAL = 0.1
 _TRANSIENT = (ChainClientError, IpfsClientError, StorageError, BlockchainProviderError)
 
 
@@ -67,6 +71,8 @@ class Submitter:
         *,
         max_batch: int = MAX_BATCH,
         idle_interval: float = 0.05,
+        batch_interval: float = BATCH_INTERVAL,
+        pin_interval: float = PIN_INTERVAL,
         error_backoff: float = 1.0,
     ) -> None:
         self._outbox = outbox
@@ -75,7 +81,11 @@ class Submitter:
         self._registry = registry
         self._max_batch = max_batch
         self._idle_interval = idle_interval
+        self._batch_interval = batch_interval
+        self._pin_interval = pin_interval
         self._error_backoff = error_backoff
+        self._last_sent = 0.0
+        self._prefetched: asyncio.Task[list[_Prepared]] | None = None
         self.last_error: str | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -120,6 +130,8 @@ class Submitter:
             return True
         self._store_results(receipt, entries)
         self._outbox.mark_included(ids, receipt.block_number)
+        if self._chain.confirmations <= 1:  # the receipt was just checked at that depth
+            self._outbox.mark_final(ids)
         return True
 
     def _follow_included(self, tx_hash: str, entries: list[OutboxEntry]) -> bool:
@@ -171,9 +183,56 @@ class Submitter:
     # -- sending ----------------------------------------------------------------------------------
 
     async def send_next(self) -> bool:
-        """Send the next registration, or the next run of records; False when nothing could go."""
+        """Send the next registration, or the next run of records; False when nothing could go.
+
+        A record that comes alone goes at once; under a stream of records, transactions are spaced by
+        `batch_interval`, so that the records that arrive meanwhile share one (a transaction costs the
+        node, the chain and IPFS far more than a record in it). While a full batch goes to the chain, the
+        documents of the next full batch are stored on IPFS."""
+        run = await self._take_prefetched()
+        if not run:
+            queued = self._outbox.queued(self._max_batch)
+            spacing = self._last_sent + self._batch_interval - time.monotonic()
+            if queued and spacing > 0 and len(queued) < self._max_batch:
+                await asyncio.sleep(spacing)
+                queued = self._outbox.queued(self._max_batch)
+            run = await self._prepare_run(queued)
+        if not run:
+            return False
+        after = [e for e in self._outbox.queued(2 * self._max_batch) if e.id not in {p.entry.id for p in run}]
+        prefetch = (
+            asyncio.create_task(self._prepare_run(after[: self._max_batch]))
+            if len(after) >= self._max_batch
+            else None
+        )
+        try:
+            await self._send(run)
+        except BaseException:
+            if prefetch is not None:
+                prefetch.cancel()
+                await asyncio.gather(prefetch, return_exceptions=True)
+            raise
+        self._prefetched = prefetch
+        return True
+
+    async def _take_prefetched(self) -> list[_Prepared]:
+        """The batch prepared while the last one was sent, if it is still next in line."""
+        task, self._prefetched = self._prefetched, None
+        if task is None:
+            return []
+        try:
+            run = await task
+        except _TRANSIENT:
+            return []
+        queued = self._outbox.queued(len(run))
+        if [e.id for e in queued] != [p.entry.id for p in run]:
+            return []  # something went back to the queue in front of it: prepare again, in order
+        return run
+
+    async def _prepare_run(self, queued: Sequence[OutboxEntry]) -> list[_Prepared]:
+        """The longest run at the head of `queued` that can go in one transaction, documents stored."""
         waiting: list[tuple[OutboxEntry, dict[str, Any]]] = []
-        for entry in self._outbox.queued(self._max_batch):
+        for entry in queued:
             if entry.kind == REGISTER and waiting:
                 break
             try:
@@ -185,13 +244,12 @@ class Submitter:
             if entry.kind == REGISTER:
                 break
         if not waiting:
-            return False
+            return []
         run = await self._prepare(waiting)
         self._outbox.set_results(
             {p.entry.id: {"record_digest": "0x" + p.record_digest.hex(), "record_cid": p.cid} for p in run}
         )
-        await self._send(run)
-        return True
+        return run
 
     def _resolved(self, entry: OutboxEntry) -> dict[str, Any] | None:
         """The payload with addresses for its references; None if a reference failed (so does the entry)."""
@@ -228,8 +286,12 @@ class Submitter:
         """Pin stored record documents until `stop` is set; an IPFS outage only delays."""
         while not stop.is_set():
             try:
-                if not await self.pin_documents():
-                    await wait_or_stop(stop, self._idle_interval)
+                # Pinning goes in rounds, many documents a request, and yields to records waiting to be
+                # sent: a stored document is safe on the daemon's disk meanwhile (pins only keep it
+                # from a garbage collection, which the embedded daemon never runs on its own).
+                if not self._outbox.queued(1):
+                    await self.pin_documents()
+                await wait_or_stop(stop, self._pin_interval)
             except (IpfsClientError, StorageError) as exc:
                 log.warning("pinning record documents: %s; retrying", exc)
                 await wait_or_stop(stop, self._error_backoff)
@@ -253,6 +315,7 @@ class Submitter:
                 await self._send([single])
             return
         self._outbox.mark_submitted([p.entry.id for p in run], signed.hash, signed.raw.hex())
+        self._last_sent = time.monotonic()
         try:
             await asyncio.to_thread(self._chain.broadcast, signed)
         except ChainClientError as exc:

@@ -65,9 +65,9 @@ class FakeQuery:
         ]
         return rows[offset : offset + limit]
 
-    def history(self, address: str) -> list[dict[str, Any]]:
+    def history(self, address: str, since: int = 0) -> list[dict[str, Any]]:
         self.reads.append(address)
-        return self.histories[address]
+        return [r for r in self.histories[address] if r["seq"] >= since]
 
     def lineage(self, address: str) -> dict[str, Any]:
         edges = [{"from": DATASET, "to": MODEL, "via": "ancestor"}] if address == MODEL else []
