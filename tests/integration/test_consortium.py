@@ -252,3 +252,23 @@ def test_reindex_rebuilds_the_same_index_from_the_chain(root: Path, orgs: dict[s
     assert json.loads(result.output)["events"] > 0
     devnet.up(root)
     assert c.get("/v1/assets", params={"limit": 1000}) == before
+
+
+def test_a_record_the_chain_refuses_fails_alone_in_its_batch(orgs: dict[str, Org]) -> None:
+    b, c = orgs["B"], orgs["C"]
+    _, own = register_dataset(b, os.urandom(300), "own")
+    model = c.final(c.post("/v1/models", json={"name": "not-bs"}))["asset"]
+    b.indexed(model, 1)
+    # B is neither the model's owner nor a contributor: the chain refuses that record, and only that one.
+    activities = [(own, "collect"), (own, "label"), (model, "train"), (own, "preprocess"), (own, "publish")]
+    ids = [b.post(f"/v1/assets/{asset}/records", json={"activity": a})["id"] for asset, a in activities]
+
+    def settled() -> list[dict[str, Any]] | None:
+        entries = [b.get(f"/v1/outbox/{i}") for i in ids]
+        return entries if all(e["status"] in ("final", "failed") for e in entries) else None
+
+    entries = eventually(settled, "every record is final or failed")
+    assert [e["status"] for e in entries] == ["final", "final", "failed", "final", "final"]
+    assert "NotOwnerOrContributor" in entries[2]["error"], entries[2]["error"]
+    assert [e["seq"] for e in entries if e["status"] == "final"] == [1, 2, 3, 4]
+    assert b.indexed(own, 5)["state"] == "published"
