@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_abi.abi import encode
-from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
+
+from .addresses import checksum
 
 HEAD_BYTES = 28
 ZERO_HEAD = b"\x00" * HEAD_BYTES
@@ -40,9 +41,9 @@ class Record:
     def from_event_args(cls, args: Mapping[str, Any]) -> Record:
         """Build from the decoded arguments of a `ProvenanceRecorded` event."""
         return cls(
-            asset=to_checksum_address(args["asset"]),
+            asset=checksum(args["asset"]),
             seq=int(args["seq"]),
-            actor=to_checksum_address(args["actor"]),
+            actor=checksum(args["actor"]),
             activity=int(args["activity"]),
             from_state=int(args["fromState"]),
             to_state=int(args["toState"]),

@@ -16,9 +16,9 @@ from typing import Any
 
 from eth_abi.abi import decode
 from eth_abi.exceptions import DecodingError
-from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
+from .addresses import checksum
 from .artifacts import load_artifact
 from .chain import Record
 
@@ -241,7 +241,7 @@ def _normalise(abi_type: str, value: Any) -> Any:
     if abi_type.endswith("[]"):
         return tuple(_normalise(abi_type[:-2], v) for v in value)
     if abi_type == "address":
-        return to_checksum_address(value)
+        return checksum(value)
     if abi_type.startswith("bytes"):
         return bytes(value)
     return value
@@ -286,7 +286,7 @@ def decode_log(log: Mapping[str, Any]) -> Event | None:
         return None
     args = _arguments(spec, topics, _as_bytes(log.get("data") or b""))
     return spec.cls(
-        address=to_checksum_address(log["address"]),
+        address=checksum(log["address"]),
         block_number=_as_int(log["blockNumber"]),
         block_hash=_as_hash(log["blockHash"]),
         transaction_hash=_as_hash(log["transactionHash"]),

@@ -32,6 +32,7 @@ from typing import Any
 
 from eth_utils.address import to_checksum_address
 
+from proml.contracts.addresses import checksum
 from proml.contracts.events import (
     ASSET_TOPICS,
     REGISTRY_TOPICS,
@@ -322,7 +323,7 @@ class Index:
                 if isinstance(event, AssetRegistered):
                     known.add(event.asset)
             # Asset logs only from registered assets: foreign contracts may emit the same topics.
-            asset_events = _decoded([lg for lg in asset_logs if to_checksum_address(lg["address"]) in known])
+            asset_events = _decoded([lg for lg in asset_logs if checksum(lg["address"]) in known])
             for event in asset_events:
                 _apply_asset(db, event, blocks[event.block_number].timestamp, touched)
             _refresh(db, touched)
