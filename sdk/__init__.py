@@ -1,1 +1,34 @@
-"""The library that training scripts import to report provenance to a ProML node."""
+"""The library that training scripts import to report provenance to a ProML node.
+
+It talks to a node over HTTP only: it imports neither FastAPI nor web3, and needs no chain of its own.
+"""
+
+from .client import Activity, Asset, Node, Record, connect
+from .errors import (
+    AuthenticationError,
+    ConfigurationError,
+    NodeUnavailable,
+    NotFound,
+    PayloadMismatch,
+    ProMLError,
+    RecordFailed,
+    RequestRejected,
+    WaitTimeout,
+)
+
+__all__ = [
+    "Activity",
+    "Asset",
+    "AuthenticationError",
+    "ConfigurationError",
+    "Node",
+    "NodeUnavailable",
+    "NotFound",
+    "PayloadMismatch",
+    "ProMLError",
+    "Record",
+    "RecordFailed",
+    "RequestRejected",
+    "WaitTimeout",
+    "connect",
+]

@@ -54,10 +54,13 @@ def get_asset(address: str, request: Request) -> dict[str, Any]:
 
 
 @router.get("/assets/{address}/history")
-def get_history(address: str, request: Request) -> list[dict[str, Any]]:
+def get_history(
+    address: str, request: Request, since: Annotated[int, Query(ge=0)] = 0
+) -> list[dict[str, Any]]:
+    """The asset's records in order, from seq `since` on."""
     node = _node(request)
     _asset_or_404(node, address)
-    return node.query.history(address)
+    return node.query.history(address, since)
 
 
 @router.get("/assets/{address}/lineage")

@@ -1,0 +1,118 @@
+"""The SDK against a real node: a one-organisation devnet (anvil, the IPFS daemon, `proml node start`)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import proml
+from proml.devnet import devnet
+from proml.devnet.processes import free_port
+from proml.sdk import (
+    AuthenticationError,
+    ConfigurationError,
+    Node,
+    NodeUnavailable,
+    RequestRejected,
+)
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    root = tmp_path_factory.mktemp("sdk") / "devnet"
+    try:
+        devnet.up(root, 1)
+        org = devnet.status(root)["orgs"][0]
+        with proml.connect(org["node_url"], org["api_key"]) as connected:
+            yield connected
+    finally:
+        devnet.down(root)
+
+
+def write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def test_connect_needs_a_url_and_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PROML_NODE_URL", raising=False)
+    monkeypatch.delenv("PROML_API_KEY", raising=False)
+    with pytest.raises(ConfigurationError, match="PROML_NODE_URL"):
+        proml.connect()
+
+
+def test_a_training_script_reports_its_lifecycle(node: Node, tmp_path: Path) -> None:
+    data = node.register_dataset(write(tmp_path / "train.csv", os.urandom(3000)), name="train")
+    # Used at once, before its registration has a block.
+    model = node.register_model(name="clf", ancestors=[data])
+    for activity in ("select_data", "preprocess", "engineer_features"):
+        model.record(activity, inputs={"train": data})
+    weights = write(tmp_path / "model.bin", os.urandom(20_000))
+    with model.activity("train", inputs={"train": data}, params={"C": 1.0}) as act:
+        act.metric("train_accuracy", 0.97)
+        act.output("weights", weights)
+    assert act.record is not None
+    trained = act.record.wait()
+    assert (trained.accepted, trained.seq) == (True, 4)
+    assert model.address.startswith("0x")
+    history = model.history()
+    assert [r["activity"] for r in history] == [
+        "register",
+        "select_data",
+        "preprocess",
+        "engineer_features",
+        "train",
+    ]
+    assert node.verify(model, weights)["result"] == "OK"
+    assert node.verify(model, write(tmp_path / "other.bin", os.urandom(20_000)))["result"] == "MISMATCH"
+    assert node.verify_history(model)["ok"] is True
+
+
+def test_an_activity_that_raises_is_recorded_with_the_failure(node: Node, tmp_path: Path) -> None:
+    model = node.register_model(name="fails")
+    with pytest.raises(ZeroDivisionError), model.activity("select_data") as act:
+        act.metric("rows", 10)
+        1 / 0  # noqa: B018
+    assert act.record is not None
+    act.record.wait()
+    record = model.history()[-1]
+    assert record["activity"] == "select_data"
+    document = node.verify_history(model)
+    assert document["ok"] is True
+
+
+def test_digest_only_uploads_nothing(node: Node, tmp_path: Path) -> None:
+    private = write(tmp_path / "private.csv", os.urandom(1000))
+    data = node.register_dataset(private, name="private", publish=False)
+    entry = data.wait()
+    assert entry.view["status"] == "final"
+    assert node.verify(data, private)["result"] == "OK"
+    assert data.digest is not None and data.digest.startswith("sha256:")
+
+
+def test_a_transition_the_state_machine_refuses_is_kept_not_raised(node: Node) -> None:
+    model = node.register_model(name="early")
+    deployed = model.record("deploy").wait()
+    assert deployed.accepted is False
+    assert model.history()[-1]["accepted"] is False
+
+
+def test_errors_are_typed_and_say_what_to_do(node: Node, tmp_path: Path) -> None:
+    data = node.register_dataset(digest="sha256:" + "cd" * 32, name="typed")
+    with pytest.raises(RequestRejected) as rejected:
+        data.record("train")
+    assert (rejected.value.status, rejected.value.field) == (400, "activity")
+    with pytest.raises(AuthenticationError, match="PROML_API_KEY"):
+        proml.connect(node.transport.url, "proml_not-a-key").register_model(name="x")
+    with pytest.raises(NodeUnavailable, match="does not answer"):
+        proml.connect(f"http://127.0.0.1:{free_port()}", "k").register_model(name="x")
+
+
+def test_the_sdk_imports_without_fastapi_or_web3() -> None:
+    code = "import sys, proml.sdk; sys.exit(int('fastapi' in sys.modules or 'web3' in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
