@@ -27,6 +27,7 @@ from .providers.storage import StorageProvider
 from .services.api_keys import FILE_NAME as API_KEYS_FILE
 from .services.api_keys import ApiKeyStore
 from .services.capture import CaptureService
+from .services.governance import GovernanceService
 from .services.index import Index
 from .services.outbox import Outbox
 from .services.query import Query
@@ -103,8 +104,9 @@ class Node:
         self.capture = CaptureService(
             self.outbox, config.org, signer.address, config.registry, self.asset_kind
         )
+        self.governance = GovernanceService(self.outbox)
         self.verify = VerifyService(self.query, self.storage, self.chain, config.registry)
-        self.submitter = Submitter(self.outbox, self.chain, work_storage, config.registry)
+        self.submitter = Submitter(self.outbox, self.chain, work_storage, config.registry, self.query.records)
         self.replicator = Replicator(
             self.query, work_storage, signer.address, config.replication, config.data_dir / REPLICATION_FILE
         )

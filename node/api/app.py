@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from proml import __version__
 
 from ..runtime import Node
-from . import problems, routes_admin, routes_capture, routes_query, routes_verify
+from . import problems, routes_admin, routes_capture, routes_governance, routes_query, routes_verify
 
 
 def create_app(node: Node, *, run_background: bool = True) -> FastAPI:
@@ -37,5 +37,6 @@ def create_app(node: Node, *, run_background: bool = True) -> FastAPI:
     app.include_router(routes_admin.router)
     app.include_router(routes_capture.router)
     app.include_router(routes_query.router)
+    app.include_router(routes_governance.router)
     app.include_router(routes_verify.router)
     return app

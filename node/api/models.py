@@ -52,3 +52,26 @@ class RecordRequest(_Described):
 class KeyRequest(_Strict):
     name: str = Field(min_length=1)
     scopes: list[Literal["read", "write", "admin"]] = Field(min_length=1)
+
+
+class AnchorRequest(_Described):
+    root: str = Field(description="the Merkle root, 0x and 64 hex digits")
+    phase: Literal["before_training", "after_training"]
+
+
+class RollbackRequest(_Described):
+    to_seq: int = Field(ge=0, description="an earlier accepted record of the model")
+    reason: str = Field(min_length=1, description="why; kept on chain")
+
+
+RoleName = Literal["data_admin", "model_developer", "validator", "auditor"]
+
+
+class ProposalRequest(_Strict):
+    kind: Literal["add_member", "remove_member", "change_roles", "change_threshold"]
+    account: str | None = None
+    name: str | None = None
+    roles: list[Literal["data_admin", "model_developer", "validator", "auditor"]] = Field(
+        default_factory=list
+    )
+    threshold_bps: int | None = None

@@ -9,10 +9,10 @@ from fastapi.responses import JSONResponse
 
 from ..runtime import Node
 from ..services.api_keys import Scope
-from ..services.capture import ActivityRecord, Registration
+from ..services.capture import ActivityRecord, Anchor, Registration, Rollback
 from ..services.outbox import OutboxEntry
 from .auth import require
-from .models import RecordRequest, RegistrationRequest
+from .models import AnchorRequest, RecordRequest, RegistrationRequest, RollbackRequest
 from .views import entry_view
 
 router = APIRouter(prefix="/v1", tags=["capture"])
@@ -29,7 +29,7 @@ def _node(request: Request) -> Node:
     return node
 
 
-def _acknowledged(entry: OutboxEntry, created: bool) -> JSONResponse:
+def acknowledged(entry: OutboxEntry, created: bool) -> JSONResponse:
     # A JSONResponse skips FastAPI's validation of the returned value: this is the path whose latency a
     # training script waits for, and the view is built here from known fields.
     return JSONResponse(
@@ -57,7 +57,7 @@ def _register(kind: str, body: RegistrationRequest, request: Request, key: str |
         started_at=body.started_at,
         ended_at=body.ended_at,
     )
-    return _acknowledged(*_node(request).capture.register(registration, key))
+    return acknowledged(*_node(request).capture.register(registration, key))
 
 
 @router.post("/datasets", status_code=202, dependencies=[Depends(require(Scope.WRITE))])
@@ -96,7 +96,27 @@ def record_activity(
         started_at=body.started_at,
         ended_at=body.ended_at,
     )
-    return _acknowledged(*_node(request).capture.record(record, idempotency_key))
+    return acknowledged(*_node(request).capture.record(record, idempotency_key))
+
+
+@router.post("/assets/{asset}/anchors", status_code=202, dependencies=[Depends(require(Scope.WRITE))])
+def anchor(
+    asset: str, body: AnchorRequest, request: Request, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    """Anchor a Merkle root (the provenance tracker's) on a model, before or after training."""
+    described = body.model_dump(exclude={"root", "phase"})
+    record = Anchor(asset=asset, root=body.root, phase=body.phase, **described)
+    return acknowledged(*_node(request).capture.anchor(record, idempotency_key))
+
+
+@router.post("/assets/{asset}/rollbacks", status_code=202, dependencies=[Depends(require(Scope.WRITE))])
+def rollback(
+    asset: str, body: RollbackRequest, request: Request, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    """Return a model to the state an earlier accepted record entered; the node builds the proof."""
+    described = body.model_dump(exclude={"to_seq", "reason"})
+    record = Rollback(asset=asset, to_seq=body.to_seq, reason=body.reason, **described)
+    return acknowledged(*_node(request).capture.rollback(record, idempotency_key))
 
 
 @router.get("/outbox/{entry_id}", dependencies=[Depends(require(Scope.READ))])

@@ -32,6 +32,10 @@ KINDS = {"dataset": AssetKind.DATASET, "model": AssetKind.MODEL}
 # arguments of their own.
 _SPECIAL = {Activity.REGISTER, Activity.ROLLBACK, Activity.ANCHOR}
 RESERVED_PARAMETERS = ("name", "ancestors")
+ANCHOR = "anchor"
+ROLLBACK = "rollback"
+PHASES = {"before_training": 0, "after_training": 1}
+_ROOT = re.compile(r"0x[0-9a-fA-F]{64}")
 
 
 class CaptureError(Exception):
@@ -47,32 +51,50 @@ class UnknownAsset(CaptureError):
     pass
 
 
-@dataclass(frozen=True)
-class Registration:
+@dataclass(frozen=True, kw_only=True)
+class Described:
+    """What every record document may say besides its subject: the caller's own description."""
+
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+    environment: Mapping[str, Any] | None = None
+    notes: str | None = None
+    started_at: str | None = None
+    ended_at: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Registration(Described):
     kind: str
     name: str
     content: Mapping[str, Any] | None = None  # digest, and cid and size when uploaded
     ancestors: Sequence[str] = ()
-    parameters: Mapping[str, Any] = field(default_factory=dict)
-    metrics: Mapping[str, Any] = field(default_factory=dict)
-    environment: Mapping[str, Any] | None = None
-    notes: str | None = None
-    started_at: str | None = None
-    ended_at: str | None = None
 
 
-@dataclass(frozen=True)
-class ActivityRecord:
+@dataclass(frozen=True, kw_only=True)
+class ActivityRecord(Described):
     asset: str
     activity: str
     inputs: Sequence[Mapping[str, Any]] = ()
     outputs: Sequence[Mapping[str, Any]] = ()
-    parameters: Mapping[str, Any] = field(default_factory=dict)
-    metrics: Mapping[str, Any] = field(default_factory=dict)
-    environment: Mapping[str, Any] | None = None
-    notes: str | None = None
-    started_at: str | None = None
-    ended_at: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Anchor(Described):
+    """A Merkle root of the provenance tracker, anchored on a model before or after training."""
+
+    asset: str
+    root: str
+    phase: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rollback(Described):
+    """Back to the state an earlier accepted record of a model entered, and why."""
+
+    asset: str
+    to_seq: int
+    reason: str
 
 
 # What an environment says when the caller sent none: the node does not describe a machine it never saw.
@@ -147,10 +169,48 @@ class CaptureService:
         )
         return entry
 
+    def anchor(self, request: Anchor, idempotency_key: str | None = None) -> tuple[OutboxEntry, bool]:
+        asset = self._model_ref(request.asset)
+        if not isinstance(request.root, str) or not _ROOT.fullmatch(request.root):
+            raise CaptureError("root", f"{request.root!r} is not a Merkle root: 0x and 64 hex digits")
+        if request.phase not in PHASES:
+            raise CaptureError("phase", f"{request.phase!r} is not a phase: use {', '.join(PHASES)}")
+        parameters = {**request.parameters, "root": request.root.lower(), "phase": request.phase}
+        document = self._document(
+            asset=asset, activity=ANCHOR, inputs=(), outputs=(), parameters=parameters, request=request
+        )
+        payload = {"asset": asset, "kind": "model", "document": document}
+        entry: tuple[OutboxEntry, bool] = self._outbox.enqueue(
+            ANCHOR, payload, idempotency_key, request_hash(request)
+        )
+        return entry
+
+    def rollback(self, request: Rollback, idempotency_key: str | None = None) -> tuple[OutboxEntry, bool]:
+        asset = self._model_ref(request.asset)
+        if isinstance(request.to_seq, bool) or not isinstance(request.to_seq, int) or request.to_seq < 0:
+            raise CaptureError("to_seq", "expected the seq (0 or more) of an earlier accepted record")
+        if not isinstance(request.reason, str) or not request.reason.strip():
+            raise CaptureError("reason", "say why: the reason is kept on chain")
+        parameters = {**request.parameters, "to_seq": request.to_seq, "reason": request.reason}
+        document = self._document(
+            asset=asset, activity=ROLLBACK, inputs=(), outputs=(), parameters=parameters, request=request
+        )
+        payload = {"asset": asset, "kind": "model", "document": document}
+        entry: tuple[OutboxEntry, bool] = self._outbox.enqueue(
+            ROLLBACK, payload, idempotency_key, request_hash(request)
+        )
+        return entry
+
     def entry(self, entry_id: str) -> OutboxEntry:
         return self._outbox.get(entry_id)
 
     # -- validation -------------------------------------------------------------------------------
+
+    def _model_ref(self, value: str) -> str:
+        asset, kind = self._asset_ref("asset", value)
+        if kind != AssetKind.MODEL:
+            raise CaptureError("asset", f"{value} is a dataset: only models have anchors and rollbacks")
+        return asset
 
     def _asset_ref(self, where: str, value: str) -> tuple[str, AssetKind]:
         """An asset named by address or by the outbox id of its registration, and its kind."""
@@ -190,7 +250,7 @@ class CaptureService:
         inputs: Sequence[Mapping[str, Any]],
         outputs: Sequence[Mapping[str, Any]],
         parameters: Mapping[str, Any],
-        request: Registration | ActivityRecord,
+        request: Described,
     ) -> dict[str, Any]:
         now = rfc3339()
         document: dict[str, Any] = {
@@ -215,7 +275,7 @@ class CaptureService:
         return document
 
 
-def request_hash(request: Registration | ActivityRecord) -> str:
+def request_hash(request: Described) -> str:
     """What makes two requests the same for an idempotency key: what the caller sent, not when."""
     text = json.dumps({type(request).__name__: asdict(request)}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()

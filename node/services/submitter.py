@@ -13,7 +13,7 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,8 +21,9 @@ from proml.content.cid import CID
 from proml.content.digest import ContentDigest
 from proml.contracts import calls
 from proml.contracts.calls import ActivityCall
+from proml.contracts.chain import ProofError, Record, rollback_proof
 from proml.contracts.errors import ContractRevert
-from proml.contracts.events import AssetRegistered, ProvenanceRecorded, decode_log
+from proml.contracts.events import AssetRegistered, ProposalCreated, ProvenanceRecorded, decode_log
 from proml.contracts.transitions import Activity, AssetKind
 from proml.records import RecordDocument, RecordDocumentError
 
@@ -30,7 +31,8 @@ from ..clients.chain import ChainClientError, ChainError, Receipt
 from ..clients.ipfs import IpfsClientError
 from ..providers.blockchain import BlockchainProvider, BlockchainProviderError, SignedTransaction
 from ..providers.storage import StorageError, StorageProvider
-from .capture import KINDS, REGISTER, refs_in, resolve_refs
+from .capture import ANCHOR, KINDS, PHASES, RECORD, REGISTER, ROLLBACK, refs_in, resolve_refs
+from .governance import GOVERNANCE
 from .outbox import Outbox, OutboxEntry, OutboxStatus
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,10 @@ class _Prepared:
     cid: str
 
 
+class _IndexBehind(BlockchainProviderError):
+    """The index has not caught up with the chain yet: retried shortly."""
+
+
 class _Blocked(Exception):
     """The entry names a registration that is not on chain yet."""
 
@@ -68,6 +74,7 @@ class Submitter:
         chain: BlockchainProvider,
         storage: StorageProvider,
         registry: str,
+        records_of: Callable[[str], Sequence[Record]],
         *,
         max_batch: int = MAX_BATCH,
         idle_interval: float = 0.05,
@@ -79,6 +86,7 @@ class Submitter:
         self._chain = chain
         self._storage = storage
         self._registry = registry
+        self._records_of = records_of
         self._max_batch = max_batch
         self._idle_interval = idle_interval
         self._batch_interval = batch_interval
@@ -173,8 +181,15 @@ class Submitter:
         events = [decode_log(entry) for entry in receipt.logs]
         records = [e.record for e in events if isinstance(e, ProvenanceRecorded)]
         registered = [e.asset for e in events if isinstance(e, AssetRegistered)]
+        proposals = [e.proposal_id for e in events if isinstance(e, ProposalCreated)]
+        if entries[0].kind == GOVERNANCE:
+            result: dict[str, Any] = {"block_number": receipt.block_number}
+            if proposals:
+                result["proposal_id"] = proposals[0]
+            self._outbox.set_result(entries[0].id, result)
+            return
         for entry, record in zip(entries, records, strict=False):
-            result: dict[str, Any] = {"seq": record.seq, "accepted": record.accepted, "asset": record.asset}
+            result = {"seq": record.seq, "accepted": record.accepted, "asset": record.asset}
             if entry.kind == REGISTER and registered:
                 result["asset"] = registered[0]
             result["block_number"] = receipt.block_number
@@ -233,21 +248,25 @@ class Submitter:
         """The longest run at the head of `queued` that can go in one transaction, documents stored."""
         waiting: list[tuple[OutboxEntry, dict[str, Any]]] = []
         for entry in queued:
-            if entry.kind == REGISTER and waiting:
-                break
+            if entry.kind != RECORD and waiting:
+                break  # registrations, anchors, rollbacks and governance go alone
             try:
                 payload = self._resolved(entry)
             except _Blocked:
                 break
             if payload is not None:
                 waiting.append((entry, payload))
-            if entry.kind == REGISTER:
+            if entry.kind != RECORD:
                 break
         if not waiting:
             return []
         run = await self._prepare(waiting)
         self._outbox.set_results(
-            {p.entry.id: {"record_digest": "0x" + p.record_digest.hex(), "record_cid": p.cid} for p in run}
+            {
+                p.entry.id: {"record_digest": "0x" + p.record_digest.hex(), "record_cid": p.cid}
+                for p in run
+                if p.cid
+            }
         )
         return run
 
@@ -270,6 +289,9 @@ class Submitter:
         """Store the entries' record documents on IPFS, in one request. They are pinned afterwards, by
         `pin_documents`: pinning is the slow part of storing a small document, and the document is on the
         daemon already, so the record need not wait for it."""
+        if waiting[0][0].kind == GOVERNANCE:  # not a provenance record: no document
+            entry, payload = waiting[0]
+            return [_Prepared(entry, payload, calls.ZERO32, b"", "")]
         documents = []
         for entry, payload in waiting:
             try:
@@ -304,8 +326,8 @@ class Submitter:
         return len(waiting)
 
     async def _send(self, run: Sequence[_Prepared]) -> None:
-        to, data = self._call(run)
         try:
+            to, data = await asyncio.to_thread(self._call, run)
             signed = await asyncio.to_thread(self._chain.prepare, to, data)
         except ContractRevert as revert:
             if len(run) == 1:
@@ -324,8 +346,21 @@ class Submitter:
 
     def _call(self, run: Sequence[_Prepared]) -> tuple[str, bytes]:
         first = run[0]
+        payload = first.payload
+        if first.entry.kind == GOVERNANCE:
+            return self._registry, calls.function("ProML", payload["function"]).encode(*payload["args"])
+        if first.entry.kind == ANCHOR:
+            parameters = payload["document"]["parameters"]
+            data = calls.function("ModelAsset", "anchor").encode(
+                bytes.fromhex(parameters["root"][2:]),
+                PHASES[parameters["phase"]],
+                first.record_digest,
+                first.record_cid,
+            )
+            return payload["asset"], data
+        if first.entry.kind == ROLLBACK:
+            return payload["asset"], self._rollback_call(first)
         if first.entry.kind == REGISTER:
-            payload = first.payload
             content = payload["document"]["outputs"]
             content_digest = _digest_word(content[0]["digest"]) if content else calls.ZERO32
             data = calls.register(
@@ -340,6 +375,29 @@ class Submitter:
         if len(activities) == 1:
             return activities[0].asset, calls.activity(activities[0])
         return self._registry, calls.record_batch(activities)
+
+    def _rollback_call(self, prepared: _Prepared) -> bytes:
+        """`rollback` with its proof, built from the index against the head it will meet on chain. The
+        index must hold every record of the asset: a proof from a lagging index would not verify."""
+        asset = prepared.payload["asset"]
+        parameters = prepared.payload["document"]["parameters"]
+        try:
+            records = list(self._records_of(asset))
+        except LookupError:
+            raise _IndexBehind(f"the index does not know {asset} yet") from None
+        count = calls.function("ModelAsset", "recordCount")
+        (on_chain,) = count.decode_output(self._chain.call(asset, count.encode()))
+        if len(records) != int(on_chain):
+            raise _IndexBehind(f"the index holds {len(records)} of {on_chain} records of {asset}")
+        try:
+            proof = rollback_proof(records, int(parameters["to_seq"]))
+        except ProofError as exc:
+            raise ContractRevert("NoSuchRecord", {"detail": str(exc)}, b"") from exc
+        return bytes(
+            calls.function("ModelAsset", "rollback").encode(
+                proof, parameters["reason"], prepared.record_digest, prepared.record_cid
+            )
+        )
 
 
 def _activity_call(prepared: _Prepared) -> ActivityCall:

@@ -289,3 +289,76 @@ def test_bad_query_parameters_are_400(client: TestClient) -> None:
         assert response.status_code == 400, (path, response.text)
         assert response.headers["content-type"] == "application/problem+json"
     assert client.get("/v1/assets?limit=0", headers=read).status_code == 400
+
+
+def test_anchor_a_merkle_root_on_a_model(client: TestClient) -> None:
+    write = auth(client, Scope.WRITE)
+    model = wait_for(client, client.post("/v1/models", json={"name": "anchored"}, headers=write).json()["id"])
+    root = "0x" + "5a" * 32
+    anchored = client.post(
+        f"/v1/assets/{model['asset']}/anchors", json={"root": root, "phase": "before_training"}, headers=write
+    )
+    assert anchored.status_code == 202, anchored.text
+    entry = wait_for(client, anchored.json()["id"])
+    assert (entry["activity"], entry["accepted"]) == ("anchor", True)
+    last = wait_indexed(client, model["asset"], 2)["history"][-1]
+    assert last["anchor"]["root"] == root
+    assert last["anchor"]["phase"] == "before_training"
+    bad = client.post(
+        f"/v1/assets/{model['asset']}/anchors",
+        json={"root": "0x12", "phase": "after_training"},
+        headers=write,
+    )
+    assert (bad.status_code, bad.json()["field"]) == (400, "root")
+
+
+def test_rollback_a_model_with_a_proof_built_by_the_node(client: TestClient) -> None:
+    write = auth(client, Scope.WRITE)
+    model = wait_for(client, client.post("/v1/models", json={"name": "rolled"}, headers=write).json()["id"])
+    asset = model["asset"]
+    for activity in ("select_data", "preprocess"):
+        wait_for(
+            client,
+            client.post(f"/v1/assets/{asset}/records", json={"activity": activity}, headers=write).json()[
+                "id"
+            ],
+        )
+    wait_indexed(client, asset, 3)
+    rolled = client.post(
+        f"/v1/assets/{asset}/rollbacks", json={"to_seq": 1, "reason": "bad preprocessing"}, headers=write
+    )
+    assert rolled.status_code == 202, rolled.text
+    entry = wait_for(client, rolled.json()["id"])
+    assert (entry["activity"], entry["accepted"], entry["seq"]) == ("rollback", True, 3)
+    summary = wait_indexed(client, asset, 4)
+    assert summary["state"] == "data_selected"
+    assert summary["history"][-1]["rollback"] == {
+        "to_seq": 1,
+        "accepted": True,
+        "reason": "bad preprocessing",
+    }
+    missing = client.post(f"/v1/assets/{asset}/rollbacks", json={"to_seq": 99, "reason": "x"}, headers=write)
+    failed = wait_for(client, missing.json()["id"], "failed")
+    assert "no record 99" in failed["error"]
+
+
+def test_governance_through_the_api(client: TestClient) -> None:
+    newcomer = "0x" + "7b" * 20
+    body = {"kind": "add_member", "account": newcomer, "name": "D", "roles": ["data_admin"]}
+    assert client.post("/v1/proposals", json=body, headers=auth(client, Scope.WRITE)).status_code == 403
+    proposed = client.post("/v1/proposals", json=body, headers=auth(client, Scope.ADMIN))
+    assert proposed.status_code == 202, proposed.text
+    entry = wait_for(client, proposed.json()["id"])
+    assert entry["function"] == "proposeAddMember"
+    assert entry["proposal_id"] == 0
+    # A alone is every active member: its proposal carries, and D is a member once indexed.
+    deadline = time.monotonic() + WAIT
+    while newcomer.lower() not in [
+        m["address"].lower() for m in client.get("/v1/members", headers=auth(client)).json()
+    ]:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    unknown = client.post("/v1/proposals/42/approvals", headers=auth(client, Scope.ADMIN))
+    assert "the chain refuses it" in wait_for(client, unknown.json()["id"], "failed")["error"]
+    bad = client.post("/v1/proposals", json={"kind": "change_threshold"}, headers=auth(client, Scope.ADMIN))
+    assert (bad.status_code, bad.json()["field"]) == (400, "threshold_bps")
