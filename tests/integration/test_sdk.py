@@ -5,13 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import proml
-from proml.devnet import devnet
 from proml.devnet.processes import free_port
 from proml.sdk import (
     AuthenticationError,
@@ -22,16 +20,9 @@ from proml.sdk import (
 )
 
 
-@pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
-    root = tmp_path_factory.mktemp("sdk") / "devnet"
-    try:
-        devnet.up(root, 1)
-        org = devnet.status(root)["orgs"][0]
-        with proml.connect(org["node_url"], org["api_key"]) as connected:
-            yield connected
-    finally:
-        devnet.down(root)
+@pytest.fixture(name="node")
+def node_fixture(sdk_node: Node) -> Node:
+    return sdk_node
 
 
 def write(path: Path, data: bytes) -> Path:
