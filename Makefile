@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 BENCH_DIR := bench-results
 
-.PHONY: setup test lint typecheck contracts-check bench clean
+.PHONY: setup test lint typecheck contracts-check bench demo clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -36,6 +36,10 @@ bench: setup
 	mkdir -p $(BENCH_DIR)
 	$(BIN)/python -m tests.bench.gas --json $(BENCH_DIR)/gas.json
 	$(BIN)/python -m tests.bench.capture --json $(BENCH_DIR)/capture.json
+
+# The end-to-end demo on a local consortium; `make demo DEMO_ARGS=--stop` stops it at the end.
+demo: setup
+	$(BIN)/python docs/examples/demo.py $(DEMO_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules $(BENCH_DIR) build dist *.egg-info

@@ -282,9 +282,18 @@ class Node:
         model is often registered before it is trained)."""
         return self._register("model", path, name, digest, publish, ancestors, params, notes, idempotency_key)
 
-    def asset(self, address: str) -> Asset:
-        """An asset already on chain, by address (from the node's index)."""
-        summary = self.transport.get(f"/v1/assets/{address}")
+    def asset(self, address: str, *, timeout: float = 30.0) -> Asset:
+        """An asset already on chain, by address, from the node's index: one another organisation has just
+        registered appears once its block is indexed, so this waits up to `timeout` seconds for it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                summary = self.transport.get(f"/v1/assets/{address}")
+                break
+            except NotFound:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(WAIT_POLL)
         view = {"id": "", "ref": summary["address"], "asset": summary["address"], "status": "final"}
         return Asset(self, view, kind=summary["kind"], name="", digest=None)
 

@@ -77,29 +77,19 @@ class VerifyService:
         }
 
     def _recorded(self, summary: dict[str, Any]) -> list[dict[str, Any]]:
-        """Every digest the chain holds for the asset, with the record that holds it."""
-        history = self._query.history(summary["address"])
-        found = [
-            {
-                "where": "content",
-                "digest": summary["content_digest"],
-                "seq": 0,
-                "activity": "register",
-                "actor": summary["owner"],
-                "actor_name": summary["owner_name"],
-                "timestamp": summary["registered_at"],
-                "transaction_hash": summary["registered_transaction"],
-                "record_cid": summary["record_cid"],
-            }
-        ]
-        for record in history:
+        """Every file digest the chain holds for the asset, with the record that holds it: its registered
+        content (the registration's output) and its records' inputs and outputs. Asset addresses and empty
+        digests (a model registered before it was trained) are not files."""
+        found = []
+        for record in self._query.history(summary["address"]):
             for where in ("inputs", "outputs"):
                 for word in record[where]:
-                    if calls.word_address(bytes.fromhex(word.removeprefix("0x"))) is not None:
-                        continue  # an asset, not a file
+                    raw = bytes.fromhex(word.removeprefix("0x"))
+                    if not any(raw) or calls.word_address(raw) is not None:
+                        continue
                     found.append(
                         {
-                            "where": where[:-1],
+                            "where": "content" if record["activity"] == "register" else where[:-1],
                             "digest": word,
                             "seq": record["seq"],
                             "activity": record["activity"],
