@@ -6,9 +6,13 @@ import click
 
 from proml import __version__
 
+from .assets import dataset, history_command, model, verify_command
+from .audit import audit_command
 from .contracts import contracts
 from .devnet import devnet
+from .governance import consortium, member
 from .init import init_command
+from .lineage import lineage_command
 from .node import node
 
 
@@ -22,6 +26,14 @@ cli.add_command(contracts)
 cli.add_command(devnet)
 cli.add_command(init_command)
 cli.add_command(node)
+cli.add_command(consortium)
+cli.add_command(member)
+cli.add_command(dataset)
+cli.add_command(model)
+cli.add_command(history_command)
+cli.add_command(lineage_command)
+cli.add_command(verify_command)
+cli.add_command(audit_command)
 
 
 def main() -> None:

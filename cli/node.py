@@ -1,4 +1,5 @@
-"""`proml node start|reindex|key`: run an organisation's node, rebuild its index, hand out API keys."""
+"""`proml node start|reindex|key|status`: run an organisation's node, rebuild its index, hand out API keys,
+ask a running node how it is."""
 
 from __future__ import annotations
 
@@ -6,14 +7,15 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
 from proml.node.clients.wallet import WalletError
 from proml.node.config import CONFIG_FILE_NAME, ConfigError, NodeConfig, load_config
 
-from .exit_codes import EXIT_USAGE
+from .connection import Target, connection_options
+from .exit_codes import EXIT_CHECK_FAILED, EXIT_USAGE
 
 SWITCH_INTERVAL = 0.0005
 
@@ -115,3 +117,37 @@ def create_key(config_path: Path, name: str, scopes: str, as_json: bool) -> None
         click.echo(json.dumps({"id": key.id, "name": key.name, "scopes": list(parsed), "key": secret}))
     else:
         click.echo(f"API key {key.id} ({', '.join(parsed)}): {secret}\nStore it now: it is not shown again.")
+
+
+@node.command("status")
+@connection_options
+@click.option("--json", "as_json", is_flag=True, help="Print the node's health report as JSON.")
+def status(target: Target, as_json: bool) -> None:
+    """Ask a running node how it is (GET /v1/health, no key needed). Exit 1 if its chain or IPFS is down."""
+    import httpx
+
+    try:
+        response = httpx.get(f"{target.url}/v1/health", timeout=10.0, trust_env=False)
+        report: dict[str, Any] = response.json()
+    except httpx.HTTPError as exc:
+        _fail(f"no node answers at {target.url} ({type(exc).__name__}): start it with `proml node start`")
+    except ValueError:
+        _fail(f"{target.url} answered, but not with a ProML health report: is --node-url right?")
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        chain, ipfs, index = report.get("chain", {}), report.get("ipfs", {}), report.get("index", {})
+        click.echo(
+            f"node      {report.get('org')} ({report.get('address')}) at {target.url}: {report['status']}"
+        )
+        click.echo(f"registry  {report.get('registry')}")
+        click.echo(
+            f"chain     {'ok, block ' + str(chain.get('block')) if chain.get('ok') else chain.get('error')}"
+        )
+        click.echo(
+            f"ipfs      {'ok, peer ' + str(ipfs.get('peer_id')) if ipfs.get('ok') else ipfs.get('error')}"
+        )
+        click.echo(f"index     cursor {index.get('cursor')}, lag {index.get('lag')}")
+        click.echo(f"outbox    {report.get('outbox', {}).get('depth')} waiting")
+    if report.get("status") != "ok":
+        raise SystemExit(EXIT_CHECK_FAILED)

@@ -75,16 +75,20 @@ def run(root: Path, work: Path) -> None:
     say("\nA checks the model C delivered:")
     delivered = a.verify(model.address, trained.weights)
     match = delivered["matches"][0]
-    say(f"  {trained.weights.name}: {delivered['result']} (recorded by {match['actor_name']} in "
-        f"'{match['activity']}' at {match['timestamp']})")
+    say(
+        f"  {trained.weights.name}: {delivered['result']} (recorded by {match['actor_name']} in "
+        f"'{match['activity']}' at {match['timestamp']})"
+    )
     swapped = work / "A" / "swapped.joblib"
     swapped.parent.mkdir(parents=True, exist_ok=True)
     joblib.dump(LogisticRegression(C=0.01), swapped)
     report = a.verify(model.address, swapped)
     say(f"  {swapped.name}: {report['result']}; what was recorded for this model:")
     for item in report["recorded"]:
-        say(f"    {item['where']:<8} {item['digest'][:18]}... by {item['actor_name']} "
-            f"in '{item['activity']}' at {item['timestamp']}")
+        say(
+            f"    {item['where']:<8} {item['digest'][:18]}... by {item['actor_name']} "
+            f"in '{item['activity']}' at {item['timestamp']}"
+        )
 
     say("\nLineage of the model:")
     say(cli(orgs["A"], "lineage", model.address).rstrip())
@@ -108,7 +112,8 @@ def main() -> None:
             devnet.down(root / "devnet")
             say("\nThe consortium is stopped (its data stays in the folder).")
     if not args.stop:
-        say(f"\nThe consortium keeps running. Stop it with: .venv/bin/proml devnet down --dir {root / 'devnet'}")
+        say("\nThe consortium keeps running. Stop it with:")
+        say(f"  .venv/bin/proml devnet down --dir {root / 'devnet'}")
 
 
 if __name__ == "__main__":

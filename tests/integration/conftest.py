@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -12,13 +13,19 @@ from proml.sdk import Node
 
 
 @pytest.fixture(scope="module")
-def sdk_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
-    """The SDK connected to the node of a one-organisation devnet (it has every role), for one module."""
+def devnet_org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The one organisation (it has every role) of a devnet that lives as long as the test module:
+    `node_url`, `api_key`, `address`..."""
     root = tmp_path_factory.mktemp("devnet") / "devnet"
     try:
         devnet.up(root, 1)
-        org = devnet.status(root)["orgs"][0]
-        with proml.connect(org["node_url"], org["api_key"]) as connected:
-            yield connected
+        yield devnet.status(root)["orgs"][0]
     finally:
         devnet.down(root)
+
+
+@pytest.fixture(scope="module")
+def sdk_node(devnet_org: dict[str, Any]) -> Iterator[Node]:
+    """The SDK connected to that organisation's node."""
+    with proml.connect(devnet_org["node_url"], devnet_org["api_key"]) as connected:
+        yield connected

@@ -3,8 +3,11 @@ metrics and the fitted weights."""
 
 from __future__ import annotations
 
+import json
+import runpy
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +20,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
 from proml.sdk.integrations.sklearn import record_evaluation, record_fit
+from proml.sdk.tracker import ProvenanceTracker
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 
 
 def test_fit_and_evaluation_are_recorded(sdk_node: Node, tmp_path: Path) -> None:
@@ -48,3 +54,17 @@ def test_a_fit_that_raises_is_still_recorded(sdk_node: Node) -> None:
     while [r["activity"] for r in model.history()] != ["register", "train"]:
         assert time.monotonic() < deadline, model.history()
         time.sleep(0.1)
+
+
+def test_the_merkle_tracker_example_runs(
+    devnet_org: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROML_NODE_URL", devnet_org["node_url"])
+    monkeypatch.setenv("PROML_API_KEY", devnet_org["api_key"])
+    example = runpy.run_path(str(EXAMPLES / "merkle_tracker.py"))
+    result = example["run"](tmp_path / "report.json")
+    assert result["verified"] is True
+    proof = result["epoch_3_metrics_proof"]
+    steps = [(step["sibling"], step["side"]) for step in proof["proof"]]
+    assert ProvenanceTracker.verify_proof(proof["leaf_hash"], steps, proof["root"])
+    assert json.loads((tmp_path / "report.json").read_text())

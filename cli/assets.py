@@ -1,0 +1,325 @@
+"""`proml dataset|model register|record|show|list` (plus `dataset derive`, `model rollback`), `history`,
+and `verify`: datasets and models through a node's HTTP API."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from proml.sdk import Node
+from proml.sdk.client import NO_DIGEST, Entry
+
+from . import files
+from .connection import Target, with_node
+from .exit_codes import EXIT_CHECK_FAILED
+from .output import history_rows, json_option, print_json, show, table, who
+
+ASSET_REF = re.compile(r"0x[0-9a-fA-F]{40}|outbox:\S+")
+WAIT_TIMEOUT = 300.0
+
+_wait_option = click.option(
+    "--wait", is_flag=True, help="Wait until the record is final on chain and in the node's index."
+)
+_notes_option = click.option("--notes", help="Free text kept in the record document.")
+_param_option = click.option(
+    "--param", "params", multiple=True, metavar="KEY=VALUE", help="A parameter (repeatable; JSON values)."
+)
+_digest_only_option = click.option(
+    "--digest-only", is_flag=True, help="Hash files here and record their digests; upload nothing."
+)
+
+
+def pairs(values: Sequence[str], what: str) -> dict[str, str]:
+    """`name=value` options as a dict; a missing '=' is a usage error."""
+    result = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise click.UsageError(f"{what} {item!r} must be NAME=VALUE")
+        result[name] = value
+    return result
+
+
+def json_values(values: Sequence[str], what: str) -> dict[str, Any]:
+    """Values that read as JSON (numbers, true, lists) are kept as such; anything else is a string."""
+    parsed: dict[str, Any] = {}
+    for name, text in pairs(values, what).items():
+        try:
+            parsed[name] = json.loads(text)
+        except ValueError:
+            parsed[name] = text
+    return parsed
+
+
+def metrics(values: Sequence[str]) -> dict[str, float]:
+    result = {}
+    for name, text in pairs(values, "--metric").items():
+        try:
+            result[name] = float(text)
+        except ValueError:
+            raise click.UsageError(f"--metric {name}={text}: a metric is a number") from None
+    return result
+
+
+def content(target: Target, path: Path, digest_only: bool) -> dict[str, Any]:
+    """A file as the API takes it: uploaded (digest, CID, size), or only hashed here."""
+    return files.digest(path) if digest_only else files.upload(target, path)
+
+
+def artifact(node: Node, target: Target, name: str, value: str, digest_only: bool) -> dict[str, Any]:
+    """An input or output: an asset (by address or outbox:<id>), else a file."""
+    if ASSET_REF.fullmatch(value):
+        # The node records an asset artifact by its address; the digest is the SDK's placeholder for
+        # content not known here, as when a script names an asset.
+        kind = "asset"
+        if value.startswith("0x"):
+            kind = str(node.transport.get(f"/v1/assets/{value}")["kind"])
+        return {"name": name, "kind": kind, "digest": NO_DIGEST, "asset": value}
+    return {"name": name, "kind": "file", **content(target, Path(value), digest_only)}
+
+
+def report_entry(node: Node, view: dict[str, Any], wait: bool, as_json: bool) -> None:
+    """Print what the node accepted; with --wait, follow it to the chain. A transition the state machine
+    refused is kept on chain, but the command did not do what was asked: exit 1."""
+    entry = Entry(node, view)
+    if wait:
+        entry.wait(WAIT_TIMEOUT)
+    view = entry.view
+    if as_json:
+        print_json(view)
+    else:
+        name = view.get("asset") or view["ref"]
+        click.echo(f"{view['activity']} of {name}: {view['status']} (outbox {view['ref']})")
+        if view.get("seq") is not None:
+            click.echo(f"seq {view['seq']}, accepted: {view['accepted']}, transaction {view['tx_hash']}")
+        if not wait:
+            click.echo("Add --wait to wait for the chain; `proml history ASSET` shows it once indexed.")
+    if view.get("accepted") is False:
+        click.echo(
+            f"The state machine refused {view['activity']}: the record is kept with accepted=false. "
+            "`proml history` shows the state it was in.",
+            err=True,
+        )
+        raise SystemExit(EXIT_CHECK_FAILED)
+
+
+def register(
+    node: Node,
+    target: Target,
+    kind: str,
+    file: Path | None,
+    *,
+    name: str,
+    digest_only: bool,
+    ancestors: Sequence[str],
+    params: Sequence[str],
+    notes: str | None,
+) -> dict[str, Any]:
+    for ancestor in ancestors:
+        if not ASSET_REF.fullmatch(ancestor):
+            raise click.UsageError(f"--ancestor {ancestor!r} is neither an address (0x…) nor outbox:<id>")
+    body: dict[str, Any] = {
+        "name": name,
+        "ancestors": list(ancestors),
+        "parameters": json_values(params, "--param"),
+        "environment": node.environment,
+    }
+    if file is not None:
+        body["content"] = content(target, file, digest_only)
+    if notes:
+        body["notes"] = notes
+    view: dict[str, Any] = node.transport.post(f"/v1/{kind}s", body)
+    return view
+
+
+def asset_group(kind: str, file_required: bool) -> click.Group:
+    """The commands a dataset and a model share; each kind adds its own afterwards."""
+
+    @click.group(kind, help=f"Register {kind}s, record what is done to them, look them up.")
+    def group() -> None:
+        pass
+
+    @group.command(
+        "register",
+        help=f"Register a {kind} from FILE (uploaded to the consortium's IPFS, or only its digest with "
+        "--digest-only)." + ("" if file_required else " FILE is optional: a model may be trained later."),
+    )
+    @click.argument("file", type=click.Path(path_type=Path, dir_okay=False), required=file_required)
+    @click.option("--name", required=True, help=f"The {kind}'s name (kept in its registration record).")
+    @click.option(
+        "--ancestor", "ancestors", multiple=True, metavar="ASSET", help="What it derives from (repeatable)."
+    )
+    @_digest_only_option
+    @_param_option
+    @_notes_option
+    @_wait_option
+    @json_option
+    @with_node
+    def register_command(node: Node, target: Target, file: Path | None, **options: Any) -> None:
+        wait, as_json = options.pop("wait"), options.pop("as_json")
+        view = register(node, target, kind, file, **options)
+        report_entry(node, view, wait, as_json)
+
+    @group.command("record")
+    @click.argument("asset")
+    @click.argument("activity")
+    @click.option("--input", "inputs", multiple=True, metavar="NAME=PATH|ASSET", help="Repeatable.")
+    @click.option("--output", "outputs", multiple=True, metavar="NAME=PATH", help="Repeatable.")
+    @_param_option
+    @click.option("--metric", "metric_values", multiple=True, metavar="KEY=NUMBER", help="Repeatable.")
+    @_notes_option
+    @_digest_only_option
+    @_wait_option
+    @json_option
+    @with_node
+    def record_command(
+        node: Node,
+        target: Target,
+        asset: str,
+        activity: str,
+        inputs: tuple[str, ...],
+        outputs: tuple[str, ...],
+        params: tuple[str, ...],
+        metric_values: tuple[str, ...],
+        notes: str | None,
+        digest_only: bool,
+        wait: bool,
+        as_json: bool,
+    ) -> None:
+        """Record ACTIVITY on ASSET (an address, or outbox:<id> of a registration not yet on chain)."""
+        body: dict[str, Any] = {
+            "activity": activity,
+            "inputs": [
+                artifact(node, target, n, v, digest_only) for n, v in pairs(inputs, "--input").items()
+            ],
+            "outputs": [
+                artifact(node, target, n, v, digest_only) for n, v in pairs(outputs, "--output").items()
+            ],
+            "parameters": json_values(params, "--param"),
+            "metrics": metrics(metric_values),
+            "environment": node.environment,
+        }
+        if notes:
+            body["notes"] = notes
+        report_entry(node, node.transport.post(f"/v1/assets/{asset}/records", body), wait, as_json)
+
+    @group.command("show")
+    @click.argument("asset")
+    @json_option
+    @with_node
+    def show_command(node: Node, target: Target, asset: str, as_json: bool) -> None:
+        """The asset's summary and its history."""
+        summary = node.transport.get(f"/v1/assets/{asset}")
+        show(summary, as_json, describe(summary), history_rows(summary["history"]))
+
+    @group.command("list")
+    @click.option("--owner", help="Only those of this organisation (address).")
+    @click.option("--state", help="Only those in this state (e.g. published, deployed).")
+    @click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
+    @json_option
+    @with_node
+    def list_command(
+        node: Node, target: Target, owner: str | None, state: str | None, limit: int, as_json: bool
+    ) -> None:
+        """The registered assets of this kind, in order of registration."""
+        found = node.transport.get("/v1/assets", kind=kind, owner=owner, state=state, limit=limit)
+        if as_json:
+            print_json(found)
+            return
+        rows = [
+            [a["address"], a["state"], who(a, "owner_name", "owner"), a["record_count"], a["registered_at"]]
+            for a in found
+        ]
+        click.echo(table(["address", "state", "owner", "records", "registered"], rows))
+
+    return group
+
+
+def describe(summary: dict[str, Any]) -> str:
+    ancestors = ", ".join(summary["ancestors"]) or "none"
+    return "\n".join(
+        [
+            f"{summary['kind']} {summary['address']}",
+            f"  state       {summary['state']} ({summary['record_count']} records)",
+            f"  owner       {who(summary, 'owner_name', 'owner')}",
+            f"  registered  {summary['registered_at']} (block {summary['registered_block']})",
+            f"  content     {summary['content_digest'] or '(none yet)'}",
+            f"  ancestors   {ancestors}",
+        ]
+    )
+
+
+dataset = asset_group("dataset", file_required=True)
+model = asset_group("model", file_required=False)
+
+
+@dataset.command("derive")
+@click.argument("parent")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--name", required=True, help="The new dataset's name.")
+@_digest_only_option
+@_param_option
+@_notes_option
+@_wait_option
+@json_option
+@with_node
+def derive_command(node: Node, target: Target, parent: str, file: Path, **options: Any) -> None:
+    """Register FILE as a dataset derived from PARENT (a subset, a cleaned or relabelled copy)."""
+    wait, as_json = options.pop("wait"), options.pop("as_json")
+    view = register(node, target, "dataset", file, ancestors=[parent], **options)
+    report_entry(node, view, wait, as_json)
+
+
+@model.command("rollback")
+@click.argument("asset")
+@click.option("--to", "to_seq", type=click.IntRange(0), required=True, help="The seq to return to.")
+@click.option("--reason", required=True, help="Why (kept on chain).")
+@_wait_option
+@json_option
+@with_node
+def rollback_command(
+    node: Node, target: Target, asset: str, to_seq: int, reason: str, wait: bool, as_json: bool
+) -> None:
+    """Return a model to the state it had after record --to (an earlier accepted record)."""
+    view = node.transport.post(f"/v1/assets/{asset}/rollbacks", {"to_seq": to_seq, "reason": reason})
+    report_entry(node, view, wait, as_json)
+
+
+@click.command("history")
+@click.argument("asset")
+@json_option
+@with_node
+def history_command(node: Node, target: Target, asset: str, as_json: bool) -> None:
+    """Every record of ASSET, accepted or not: seq, when, who, activity, from → to."""
+    history = node.transport.get(f"/v1/assets/{asset}/history")
+    show(history, as_json, history_rows(history))
+
+
+@click.command("verify")
+@click.argument("asset")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@json_option
+@with_node
+def verify_command(node: Node, target: Target, asset: str, file: Path, as_json: bool) -> None:
+    """Is FILE the one recorded for ASSET? Exit 0 if it is (OK), 1 if not (MISMATCH)."""
+    report = files.post_file(target, f"/v1/assets/{asset}/verify", file, "hashing")
+    if as_json:
+        print_json(report)
+    else:
+        click.echo(f"{report['result']}: {file} ({report['file'].get('sha256', '')})")
+        _print_recorded(report["matches"] if report["ok"] else report["recorded"], report["ok"])
+    if not report["ok"]:
+        raise SystemExit(EXIT_CHECK_FAILED)
+
+
+def _print_recorded(entries: Sequence[dict[str, Any]], ok: bool) -> None:
+    click.echo("recorded as:" if ok else "what is recorded for the asset instead:")
+    for e in entries:
+        click.echo(
+            f"  seq {e['seq']} {e['activity']} {e['where']} {e['digest']} by {who(e)} at {e['timestamp']}"
+        )

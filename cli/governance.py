@@ -1,0 +1,164 @@
+"""`proml member list|propose|approve` and `proml consortium info`: the consortium's members and its
+governance, through a node (proposals and approvals need an admin key; the node signs them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from proml.sdk import Node
+
+from .connection import Target, with_node
+from .output import json_option, print_json, table, who
+
+ROLES = ("data_admin", "model_developer", "validator", "auditor")
+DEFAULT_THRESHOLD_BPS = 5000  # ProML.sol's initial thresholdBps
+
+
+def _roles(text: str) -> list[str]:
+    roles = [r.strip().lower().replace("-", "_") for r in text.split(",") if r.strip()]
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown or not roles:
+        raise click.UsageError(f"--roles {text!r}: use a comma-separated list of {', '.join(ROLES)}")
+    return roles
+
+
+def _member_rows(members: list[dict[str, Any]]) -> str:
+    rows = [[m["name"], m["address"], ",".join(m["role_names"]), m["status"]] for m in members]
+    return table(["name", "address", "roles", "status"], rows)
+
+
+def _proposal_rows(proposals: list[dict[str, Any]]) -> str:
+    rows = [
+        [
+            p["id"],
+            p["kind"],
+            p["target"] or p["threshold_bps"],
+            p["name"],
+            ",".join(p["role_names"]),
+            who(p, "proposer_name", "proposer"),
+            p["approvals"],
+            "yes" if p["executed"] else "no",
+        ]
+        for p in proposals
+    ]
+    return table(["id", "kind", "target", "name", "roles", "proposer", "approvals", "executed"], rows)
+
+
+@click.group("member")
+def member() -> None:
+    """The consortium's organisations: list them, propose a change, approve a proposal."""
+
+
+@member.command("list")
+@json_option
+@with_node
+def list_command(node: Node, target: Target, as_json: bool) -> None:
+    """Every organisation ever admitted, with its roles and status."""
+    members = node.transport.get("/v1/members")
+    if as_json:
+        print_json(members)
+        return
+    click.echo(_member_rows(members))
+
+
+@member.command("propose")
+@click.option("--add", "add", metavar="ADDRESS", help="Admit an organisation (with --name and --roles).")
+@click.option("--remove", "remove", metavar="ADDRESS", help="Suspend a member.")
+@click.option("--change-roles", "change", metavar="ADDRESS", help="Give a member other --roles.")
+@click.option("--threshold", "threshold_bps", type=click.IntRange(1, 9999), help="New threshold (bps).")
+@click.option("--name", help="The organisation's name (with --add).")
+@click.option("--roles", help=f"Comma-separated: {', '.join(ROLES)}.")
+@json_option
+@with_node
+def propose_command(
+    node: Node,
+    target: Target,
+    add: str | None,
+    remove: str | None,
+    change: str | None,
+    threshold_bps: int | None,
+    name: str | None,
+    roles: str | None,
+    as_json: bool,
+) -> None:
+    """Propose one change to the consortium; proposing counts as this organisation's approval."""
+    chosen = [k for k, v in (("add", add), ("remove", remove), ("change", change)) if v]
+    if threshold_bps is not None:
+        chosen.append("threshold")
+    if len(chosen) != 1:
+        raise click.UsageError("give exactly one of --add, --remove, --change-roles, --threshold")
+    body: dict[str, Any]
+    if add:
+        if not name or not roles:
+            raise click.UsageError("--add needs --name and --roles")
+        body = {"kind": "add_member", "account": add, "name": name, "roles": _roles(roles)}
+    elif remove:
+        body = {"kind": "remove_member", "account": remove}
+    elif change:
+        if not roles:
+            raise click.UsageError("--change-roles needs --roles")
+        body = {"kind": "change_roles", "account": change, "roles": _roles(roles)}
+    else:
+        body = {"kind": "change_threshold", "threshold_bps": threshold_bps}
+    _report(node.transport.post("/v1/proposals", body), as_json)
+
+
+@member.command("approve")
+@click.argument("proposal_id", type=click.IntRange(0))
+@json_option
+@with_node
+def approve_command(node: Node, target: Target, proposal_id: int, as_json: bool) -> None:
+    """Approve proposal PROPOSAL_ID as this organisation (`proml consortium info` lists them)."""
+    _report(node.transport.post(f"/v1/proposals/{proposal_id}/approvals", {}), as_json)
+
+
+def _report(view: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(view)
+    else:
+        click.echo(f"accepted by the node: outbox {view.get('ref', view.get('id'))}, {view.get('status')}")
+        click.echo("`proml consortium info` shows the proposal once its block is indexed.")
+
+
+@click.group("consortium")
+def consortium() -> None:
+    """The consortium as this node sees it (deploying one: `proml devnet up`, or docs/cli.md)."""
+
+
+@consortium.command("info")
+@json_option
+@with_node
+def info_command(node: Node, target: Target, as_json: bool) -> None:
+    """The registry, the members, the approval threshold and the proposals."""
+    health = node.transport.get("/v1/health")
+    members = node.transport.get("/v1/members")
+    proposals = node.transport.get("/v1/proposals")
+    changes = [p for p in proposals if p["kind"] == "change_threshold" and p["executed"]]
+    threshold = changes[-1]["threshold_bps"] if changes else DEFAULT_THRESHOLD_BPS
+    active = sum(1 for m in members if m["status"] == "active")
+    # The contract executes a proposal when approvals * 10000 > active members * thresholdBps.
+    needed = active * threshold // 10000 + 1
+    info = {
+        "registry": health.get("registry"),
+        "org": health.get("org"),
+        "address": health.get("address"),
+        "chain_id": health.get("chain", {}).get("chain_id"),
+        "threshold_bps": threshold,
+        "active_members": active,
+        "approvals_needed": needed,
+        "members": members,
+        "proposals": proposals,
+    }
+    if as_json:
+        print_json(info)
+        return
+    click.echo(f"registry   {info['registry']} (chain id {info['chain_id']})")
+    click.echo(f"this node  {info['org']} ({info['address']})")
+    click.echo(f"threshold  {threshold} bps: {needed} of {active} active members must approve")
+    click.echo("")
+    click.echo(_member_rows(members))
+    if proposals:
+        click.echo("")
+        click.echo(_proposal_rows(proposals))

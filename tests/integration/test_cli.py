@@ -1,0 +1,161 @@
+"""The `proml` verbs over a node's HTTP API, against a real three-organisation devnet (A has every role,
+B and C every role but VALIDATOR)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from proml.cli.main import cli
+from proml.devnet import devnet
+
+
+@pytest.fixture(scope="module")
+def orgs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[dict[str, Any]]]:
+    root = tmp_path_factory.mktemp("cli") / "devnet"
+    try:
+        devnet.up(root, 3)
+        yield devnet.status(root)["orgs"]
+    finally:
+        devnet.down(root)
+
+
+def run(org: dict[str, Any], *args: str) -> Result:
+    env = {"PROML_NODE_URL": org["node_url"], "PROML_API_KEY": org["api_key"]}
+    return CliRunner().invoke(cli, list(args), env=env)
+
+
+def run_json(org: dict[str, Any], *args: str) -> Any:
+    result = run(org, *args, "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def write(path: Path, size: int = 3000) -> Path:
+    path.write_bytes(os.urandom(size))
+    return path
+
+
+def test_a_model_lifecycle_validated_by_another_org(orgs: list[dict[str, Any]], tmp_path: Path) -> None:
+    a, b = orgs[0], orgs[1]
+    data = run_json(b, "dataset", "register", str(write(tmp_path / "d.csv")), "--name", "train", "--wait")
+    model = run_json(b, "model", "register", "--name", "clf", "--ancestor", data["asset"], "--wait")
+    address = model["asset"]
+    for activity in ("select_data", "preprocess", "engineer_features"):
+        run_json(b, "model", "record", address, activity, "--input", f"train={data['asset']}")
+    weights = write(tmp_path / "w.bin")
+    trained = run_json(
+        b, "model", "record", address, "train", "--output", f"weights={weights}",
+        "--param", "C=1.0", "--metric", "acc=0.97", "--wait",
+    )  # fmt: skip
+    assert (trained["seq"], trained["accepted"]) == (4, True)
+    run_json(b, "model", "record", address, "evaluate", "--metric", "f1=0.9", "--wait")
+    run_json(a, "model", "record", address, "validate", "--wait")  # only A is a validator
+    run_json(b, "model", "record", address, "deploy", "--wait")
+
+    # Read from B, whose index has its own writes; A's index may be a block behind.
+    shown = run_json(b, "model", "show", address)
+    assert shown["state"] == "deployed"
+    history = run(b, "history", address)
+    assert history.exit_code == 0 and "validate" in history.output and "A (" in history.output
+
+    assert run(b, "verify", address, str(weights)).exit_code == 0
+    mismatch = run(b, "verify", address, str(write(tmp_path / "other.bin")))
+    assert mismatch.exit_code == 1 and "MISMATCH" in mismatch.output
+
+    dot, graph_file = tmp_path / "g.dot", tmp_path / "g.json"
+    lineage = run(b, "lineage", address, "--dot", str(dot), "--json", str(graph_file))
+    assert lineage.exit_code == 0, lineage.output
+    assert "derived from:" in lineage.output and data["asset"] in lineage.output
+    assert f'"{data["asset"]}" -> "{address}"' in dot.read_text()
+    assert json.loads(graph_file.read_text())["root"] == address
+
+    audit = run(b, "audit", address, "--out", str(tmp_path / "audit"))
+    assert audit.exit_code == 0, audit.output
+    report = json.loads((tmp_path / "audit" / f"audit-{address}.json").read_text())
+    assert report["ok"] and not report["gaps"]
+    assert {p["where"] for a in report["assets"] for p in a["payloads"]} == {"content", "output"}
+    assert all(p["available"] for a in report["assets"] for p in a["payloads"])
+    assert "# ProML audit" in (tmp_path / "audit" / f"audit-{address}.md").read_text()
+
+
+def test_a_rejected_transition_exits_1_and_an_unpublished_dataset_is_a_gap(
+    orgs: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    c = orgs[2]
+    data = run_json(
+        c, "dataset", "register", str(write(tmp_path / "d.csv")), "--name", "d", "--digest-only", "--wait"
+    )
+    child = run_json(
+        c, "dataset", "derive", data["asset"], str(write(tmp_path / "e.csv")), "--name", "e", "--wait"
+    )
+    refused = run(c, "dataset", "record", child["asset"], "publish", "--wait")
+    assert refused.exit_code == 1 and "refused publish" in refused.output
+
+    audit = run(c, "audit", data["asset"], "--out", str(tmp_path), "--json")
+    assert audit.exit_code == 1
+    report = json.loads(audit.stdout)
+    assert [g["gap"] for g in report["gaps"]] == ["dataset_payload_unpublished"]
+    assert [(r["asset"], r["activity"]) for r in report["rejected"]] == [(child["asset"], "publish")]
+    assert (tmp_path / f"audit-{data['asset']}.md").exists()
+
+
+def test_rollback_and_governance(orgs: list[dict[str, Any]]) -> None:
+    a = orgs[0]
+    model = run_json(a, "model", "register", "--name", "rb", "--wait")["asset"]
+    run_json(a, "model", "record", model, "select_data", "--wait")
+    run_json(a, "model", "record", model, "preprocess", "--wait")
+    rollback = run_json(a, "model", "rollback", model, "--to", "1", "--reason", "bad features", "--wait")
+    assert rollback["accepted"] is True
+    assert run_json(a, "model", "show", model)["state"] == "data_selected"
+
+    members = run_json(a, "member", "list")
+    assert [m["name"] for m in members] == ["A", "B", "C"]
+    proposed = run_json(
+        a, "member", "propose", "--add", "0x" + "ab" * 20, "--name", "D", "--roles", "auditor"
+    )
+    assert proposed["status"] in ("queued", "submitted", "included", "final")
+    info = run_json(a, "consortium", "info")
+    assert (info["threshold_bps"], info["active_members"], info["approvals_needed"]) == (5000, 3, 2)
+    assert run(a, "node", "status").exit_code == 0
+
+
+def test_usage_and_connection_errors_exit_2(orgs: list[dict[str, Any]], tmp_path: Path) -> None:
+    a = orgs[0]
+    assert run(a, "history", "0xdead").exit_code == 2
+    assert run(a, "audit").exit_code == 2
+    unknown = run(a, "model", "show", "0x" + "12" * 20)
+    assert unknown.exit_code == 2 and "not an asset" in unknown.output
+    down = CliRunner().invoke(cli, ["member", "list", "--node-url", "http://127.0.0.1:1", "--api-key", "k"])
+    assert down.exit_code == 2 and "does not answer" in down.output
+    no_key = CliRunner().invoke(
+        cli, ["member", "list", "--node-url", a["node_url"]], env={"PROML_API_KEY": ""}
+    )
+    assert no_key.exit_code == 2 and "no API key" in no_key.output
+    key_file = tmp_path / "key"
+    key_file.write_text(a["api_key"] + "\n")
+    by_config = CliRunner().invoke(
+        cli,
+        ["member", "list", "--config", a["config"], "--api-key-file", str(key_file)],
+        env={"PROML_NODE_URL": "", "PROML_API_KEY": ""},
+    )
+    assert by_config.exit_code == 0, by_config.output
+
+
+def test_a_deploy_after_a_retraining_without_validation_is_a_gap() -> None:
+    from proml.cli.audit_checks import gaps
+
+    def record(seq: int, activity: str, accepted: bool = True) -> dict[str, Any]:
+        return {"seq": seq, "activity": activity, "accepted": accepted, "actor": "0x1", "actor_name": "A",
+                "timestamp": "t"}  # fmt: skip
+
+    steps = ["register", "train", "evaluate", "validate", "deploy", "train", "rollback", "deploy"]
+    history = [record(i, a) for i, a in enumerate(steps)]
+    model = {"address": "0xM", "kind": "model", "history": history, "verification": {}, "payloads": []}
+    assert [(g["gap"], g["seq"]) for g in gaps([model], [])] == [("deployed_without_validation", 7)]
