@@ -8,7 +8,6 @@ from typing import NoReturn
 
 import click
 
-from proml.node.clients import wallet
 from proml.node.config import CONFIG_FILE_NAME, ConfigError, NodeConfig, render_config
 
 from .exit_codes import EXIT_USAGE
@@ -53,6 +52,9 @@ def init_command(
     as_json: bool,
 ) -> None:
     """Create a new key for ORG (encrypted at rest) and a node configuration next to it."""
+    # The wallet needs eth-account, which only a node installs (the `node` extra).
+    from proml.node.clients import wallet
+
     config_path = directory / CONFIG_FILE_NAME
     if config_path.exists():
         _fail(f"{config_path} exists already: use it as it is, or choose another --dir")

@@ -11,7 +11,6 @@ from typing import Any, NoReturn
 
 import click
 
-from proml.node.clients.wallet import WalletError
 from proml.node.config import CONFIG_FILE_NAME, ConfigError, NodeConfig, load_config
 
 from .connection import Target, connection_options
@@ -57,6 +56,7 @@ def start(config_path: Path, log_level: str) -> None:
     import uvicorn
 
     from proml.node.api.app import create_app
+    from proml.node.clients.wallet import WalletError
     from proml.node.runtime import Node, NodeSetupError
 
     config = _config(config_path)
@@ -83,6 +83,7 @@ def start(config_path: Path, log_level: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def reindex(config_path: Path, as_json: bool) -> None:
     """Drop the index and rebuild it from the chain (stop the node first)."""
+    from proml.node.clients.wallet import WalletError
     from proml.node.runtime import Node, NodeSetupError
 
     config = _config(config_path)

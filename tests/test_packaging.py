@@ -79,3 +79,24 @@ def test_packages_import_from_the_built_wheel(wheel: Path, tmp_path: Path) -> No
     module_file, compiler = result.stdout.split()
     assert module_file.startswith(str(unpacked))
     assert compiler.startswith("0.8.")
+
+
+@pytest.mark.slow
+def test_the_sdk_installs_and_imports_without_the_node_stack(wheel: Path, tmp_path: Path) -> None:
+    """`pip install proml` (no extras) gives the SDK and the CLI's client commands, without FastAPI,
+    web3 or anything a node needs."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", str(wheel)], check=True)
+    script = (
+        "import importlib.util, sys, proml, proml.sdk, proml.sdk.tracker;"
+        "absent = [m for m in ('fastapi', 'web3', 'eth_account', 'uvicorn')"
+        " if importlib.util.find_spec(m) is not None];"
+        "sys.exit(f'installed: {absent}' if absent else 0)"
+    )
+    subprocess.run([str(python), "-c", script], cwd=tmp_path, check=True)
+    help_text = subprocess.run(
+        [str(venv / "bin" / "proml"), "--help"], cwd=tmp_path, capture_output=True, text=True, check=True
+    ).stdout
+    assert "lineage" in help_text and "audit" in help_text
