@@ -10,6 +10,7 @@ import click
 from proml.sdk import Node
 
 from .connection import Target, with_node
+from .founding import deploy_command, join_command
 from .output import json_option, print_json, table, who
 
 ROLES = ("data_admin", "model_developer", "validator", "auditor")
@@ -124,7 +125,7 @@ def _report(view: dict[str, Any], as_json: bool) -> None:
 
 @click.group("consortium")
 def consortium() -> None:
-    """The consortium as this node sees it (deploying one: `proml devnet up`, or docs/cli.md)."""
+    """Start a consortium, join one, or see it as this node does."""
 
 
 @consortium.command("info")
@@ -162,3 +163,7 @@ def info_command(node: Node, target: Target, as_json: bool) -> None:
     if proposals:
         click.echo("")
         click.echo(_proposal_rows(proposals))
+
+
+consortium.add_command(deploy_command)
+consortium.add_command(join_command)
