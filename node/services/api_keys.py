@@ -81,7 +81,21 @@ class ApiKeyStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
+        self._mtime = self._modified()
         self._keys = self._load()
+
+    def _modified(self) -> float | None:
+        try:
+            return self.path.stat().st_mtime
+        except FileNotFoundError:
+            return None
+
+    def _reload_if_changed(self) -> None:
+        """Pick up keys that `proml node key` wrote while the node runs."""
+        modified = self._modified()
+        if modified != self._mtime:
+            self._mtime = modified
+            self._keys = self._load()
 
     def _load(self) -> list[ApiKey]:
         try:
@@ -103,18 +117,21 @@ class ApiKeyStore:
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, self.path)
+        self._mtime = self._modified()
 
     def create(self, name: str, scopes: tuple[Scope, ...]) -> tuple[ApiKey, str]:
         """A new key: what is stored, and the secret, which is shown this once and never again."""
         secret = KEY_PREFIX + secrets.token_urlsafe(32)
         key = ApiKey(secrets.token_hex(8), name, scopes, _hash(secret), time.time())
         with self._lock:
+            self._reload_if_changed()
             self._keys.append(key)
             self._save()
         return key, secret
 
     def revoke(self, key_id: str) -> bool:
         with self._lock:
+            self._reload_if_changed()
             kept = [k for k in self._keys if k.id != key_id]
             if len(kept) == len(self._keys):
                 return False
@@ -124,12 +141,14 @@ class ApiKeyStore:
 
     def list(self) -> list[ApiKey]:
         with self._lock:
+            self._reload_if_changed()
             return list(self._keys)
 
     def authenticate(self, secret: str) -> ApiKey | None:
         """The key whose hash matches `secret`, compared in constant time; None if there is none."""
         digest = _hash(secret)
         with self._lock:
+            self._reload_if_changed()
             keys = list(self._keys)
         found = None
         for key in keys:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -117,13 +118,47 @@ def test_rollback_and_governance(orgs: list[dict[str, Any]]) -> None:
 
     members = run_json(a, "member", "list")
     assert [m["name"] for m in members] == ["A", "B", "C"]
-    proposed = run_json(
-        a, "member", "propose", "--add", "0x" + "ab" * 20, "--name", "D", "--roles", "auditor"
-    )
+    newcomer = "0x" + "ab" * 20
+    proposed = run_json(a, "member", "propose", "--add", newcomer, "--name", "D", "--roles", "auditor")
     assert proposed["status"] in ("queued", "submitted", "included", "final")
     info = run_json(a, "consortium", "info")
     assert (info["threshold_bps"], info["active_members"], info["approvals_needed"]) == (5000, 3, 2)
     assert run(a, "node", "status").exit_code == 0
+
+    # B approves A's proposal: two of three is more than half, and D becomes a member.
+    b = orgs[1]
+    proposal = eventually(lambda: _proposal_for(b, newcomer), "B's node indexes the proposal")
+    approval = run_json(b, "member", "approve", str(proposal["id"]))
+    assert approval["function"] == "approve"
+    eventually(
+        lambda: newcomer in [m["address"].lower() for m in run_json(b, "member", "list")] or None,
+        "D is a member",
+    )
+
+
+def _proposal_for(org: dict[str, Any], target: str) -> dict[str, Any] | None:
+    proposals = run_json(org, "consortium", "info")["proposals"]
+    return next((p for p in proposals if (p["target"] or "").lower() == target), None)
+
+
+def eventually(probe: Any, what: str, timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while (value := probe()) is None:
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.2)
+    return value
+
+
+def test_an_api_key_made_offline_works_at_once(orgs: list[dict[str, Any]]) -> None:
+    a = orgs[0]
+    made = CliRunner().invoke(
+        cli, ["node", "key", "--config", a["config"], "--name", "ci", "--scopes", "read", "--json"]
+    )
+    assert made.exit_code == 0, made.output
+    reader = {**a, "api_key": json.loads(made.output)["key"]}
+    assert run(reader, "member", "list").exit_code == 0
+    refused = run(reader, "model", "register", "--name", "x")
+    assert refused.exit_code == 2 and "scope" in refused.output
 
 
 def test_usage_and_connection_errors_exit_2(orgs: list[dict[str, Any]], tmp_path: Path) -> None:
