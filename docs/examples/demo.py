@@ -7,6 +7,7 @@ data; C develops the model. Each acts through its own node of a local consortium
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -94,7 +95,11 @@ def run(root: Path, work: Path) -> None:
     say(cli(orgs["A"], "lineage", model.address).rstrip())
     out = work / "audit"
     cli(orgs["A"], "audit", "--all", "--out", str(out))
-    say(f"\nAudit report (Markdown and JSON): {out}")
+    audit = json.loads((out / "audit-all.json").read_text(encoding="utf-8"))
+    say(
+        f"\nAudit by A: {len(audit['assets'])} assets, {len(audit['gaps'])} gaps, "
+        f"{len(audit['rejected'])} rejected transitions; report (Markdown and JSON) in {out}"
+    )
     for node in (a, b, c):
         node.close()
 

@@ -23,6 +23,7 @@ def test_the_demo_runs_from_start_to_audit(tmp_path: Path) -> None:
     assert "swapped.joblib: MISMATCH" in out
     assert "deploy recorded: accepted=True" in out
     assert "[ancestor]" in out  # the lineage tree: model <- split <- dataset
+    assert "Audit by A: 3 assets, 0 gaps, 0 rejected transitions" in out
     reports = list((tmp_path / "work" / "audit").iterdir())
     assert {p.suffix for p in reports} == {".md", ".json"}
     assert "The consortium is stopped" in out
