@@ -194,3 +194,18 @@ def test_a_deploy_after_a_retraining_without_validation_is_a_gap() -> None:
     history = [record(i, a) for i, a in enumerate(steps)]
     model = {"address": "0xM", "kind": "model", "history": history, "verification": {}, "payloads": []}
     assert [(g["gap"], g["seq"]) for g in gaps([model], [])] == [("deployed_without_validation", 7)]
+
+
+def test_list_and_show(orgs: list[dict[str, Any]], tmp_path: Path) -> None:
+    c = orgs[2]
+    data = run_json(c, "dataset", "register", str(write(tmp_path / "l.csv")), "--name", "listed", "--wait")
+    listed = run_json(c, "dataset", "list", "--owner", c["address"])
+    assert data["asset"] in [a["address"] for a in listed]
+    assert all(a["kind"] == "dataset" for a in listed)
+    assert data["asset"] not in [a["address"] for a in run_json(c, "model", "list")]
+    table = run(c, "dataset", "list", "--state", "registered")
+    assert table.exit_code == 0 and data["asset"] in table.output
+    shown = run(c, "dataset", "show", data["asset"])
+    assert shown.exit_code == 0 and "registered" in shown.output and "register" in shown.output
+    bad = run(c, "dataset", "list", "--state", "sleeping")
+    assert bad.exit_code == 2
