@@ -5,7 +5,7 @@
         train_one_epoch(net)
         hook(epoch, net, {"loss": loss}, privacy_metrics={"epsilon": eps})
 
-Needs PyTorch (`pip install torch`); nothing else in ProML does.
+Needs PyTorch (`pip install 'proml[torch]'`); nothing else in ProML does.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from ..tracker import ProvenanceTracker
 try:
     import torch
 except ImportError as exc:  # pragma: no cover - the message is the point
-    raise ImportError("proml.sdk.integrations.torch needs PyTorch: pip install torch") from exc
+    raise ImportError("proml.sdk.integrations.torch needs PyTorch: pip install 'proml[torch]'") from exc
 
 
 def state_bytes(module: torch.nn.Module) -> bytes:
