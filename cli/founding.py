@@ -9,35 +9,13 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
-from typing import NoReturn
 
 import click
 
-from proml.node.config import CONFIG_FILE_NAME, ConfigError, NodeConfig, load_config, render_config
+from proml.node.config import NodeConfig, render_config
 
-from .exit_codes import EXIT_CHECK_FAILED, EXIT_USAGE
-
-config_option = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=Path(".proml") / CONFIG_FILE_NAME,
-    show_default=True,
-    envvar="PROML_CONFIG",
-    help="This organisation's node.toml (written by `proml init`).",
-)
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    raise SystemExit(EXIT_USAGE)
-
-
-def _config(path: Path) -> NodeConfig:
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        _fail(str(exc))
+from .exit_codes import EXIT_CHECK_FAILED
+from .node import CONFIG_OPTION, fail_usage, node_config
 
 
 def _save_registry(path: Path, config: NodeConfig, registry: str) -> None:
@@ -45,7 +23,7 @@ def _save_registry(path: Path, config: NodeConfig, registry: str) -> None:
 
 
 @click.command("deploy")
-@config_option
+@CONFIG_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def deploy_command(config_path: Path, as_json: bool) -> None:
     """Deploy a new consortium's registry, signed by this organisation's key: it becomes the first member,
@@ -56,9 +34,9 @@ def deploy_command(config_path: Path, as_json: bool) -> None:
     from proml.node.providers.blockchain import BlockchainProvider, BlockchainProviderError
     from proml.node.providers.signer import Signer
 
-    config = _config(config_path)
+    config = node_config(config_path)
     if config.registry:
-        _fail(f"{config_path} already names the registry {config.registry}; remove it to deploy another")
+        fail_usage(f"{config_path} already names the registry {config.registry}; remove it to deploy another")
     try:
         signer = Signer.from_keystore(
             config.keystore, read_passphrase(config.passphrase_env, config.passphrase_file)
@@ -67,7 +45,7 @@ def deploy_command(config_path: Path, as_json: bool) -> None:
         chain = BlockchainProvider(client, signer, client.chain_id(), confirmations=config.confirmations)
         registry = deploy_registry(chain, config.org)
     except (WalletError, ChainClientError, BlockchainProviderError) as exc:
-        _fail(f"{exc} (is the chain at {config.chain_url} up, and is {config.org}'s account funded?)")
+        fail_usage(f"{exc} (is the chain at {config.chain_url} up, and is {config.org}'s account funded?)")
     _save_registry(config_path, config, registry)
     if as_json:
         click.echo(json.dumps({"registry": registry, "founder": signer.address, "config": str(config_path)}))
@@ -78,7 +56,7 @@ def deploy_command(config_path: Path, as_json: bool) -> None:
 
 @click.command("join")
 @click.argument("registry")
-@config_option
+@CONFIG_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def join_command(registry: str, config_path: Path, as_json: bool) -> None:
     """Point this organisation's node at the consortium REGISTRY. Exit 0 once the members have admitted it;
@@ -87,12 +65,12 @@ def join_command(registry: str, config_path: Path, as_json: bool) -> None:
     from proml.node.clients.chain import ChainClient, ChainClientError
     from proml.node.clients.wallet import WalletError, keystore_address
 
-    config = _config(config_path)
+    config = node_config(config_path)
     try:
         address = keystore_address(config.keystore)
         admitted = member(ChainClient(config.chain_url), registry, address)
     except (WalletError, ChainClientError, ValueError) as exc:
-        _fail(f"cannot read the membership of {registry} on {config.chain_url}: {exc}")
+        fail_usage(f"cannot read the membership of {registry} on {config.chain_url}: {exc}")
     _save_registry(config_path, config, registry)
     active = admitted.active
     if as_json:

@@ -29,16 +29,16 @@ CONFIG_OPTION = click.option(
 )
 
 
-def _fail(message: str) -> NoReturn:
+def fail_usage(message: str) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     raise SystemExit(EXIT_USAGE)
 
 
-def _config(path: Path) -> NodeConfig:
+def node_config(path: Path) -> NodeConfig:
     try:
         return load_config(path)
     except ConfigError as exc:
-        _fail(str(exc))
+        fail_usage(str(exc))
 
 
 @click.group("node")
@@ -59,7 +59,7 @@ def start(config_path: Path, log_level: str) -> None:
     from proml.node.clients.wallet import WalletError
     from proml.node.runtime import Node, NodeSetupError
 
-    config = _config(config_path)
+    config = node_config(config_path)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # The submitter and the index run on a thread of their own; a short switch interval keeps them from
     # holding the interpreter for long while a request waits to be acknowledged.
@@ -67,7 +67,7 @@ def start(config_path: Path, log_level: str) -> None:
     try:
         running = Node.open(config)
     except (NodeSetupError, WalletError) as exc:
-        _fail(str(exc))
+        fail_usage(str(exc))
     click.echo(f"node of {config.org} ({running.address}) on http://{config.api_host}:{config.api_port}")
     uvicorn.run(
         create_app(running),
@@ -86,11 +86,11 @@ def reindex(config_path: Path, as_json: bool) -> None:
     from proml.node.clients.wallet import WalletError
     from proml.node.runtime import Node, NodeSetupError
 
-    config = _config(config_path)
+    config = node_config(config_path)
     try:
         running = Node.open(config)
     except (NodeSetupError, WalletError) as exc:
-        _fail(str(exc))
+        fail_usage(str(exc))
     events = running.index.reindex()
     result = {"events": events, "cursor": running.index.cursor}
     click.echo(
@@ -108,11 +108,11 @@ def create_key(config_path: Path, name: str, scopes: str, as_json: bool) -> None
     from proml.node.runtime import Paths
     from proml.node.services.api_keys import ApiKeyStore, UnknownScope, parse_scopes
 
-    config = _config(config_path)
+    config = node_config(config_path)
     try:
         parsed = parse_scopes(scopes)
     except UnknownScope as exc:
-        _fail(str(exc))
+        fail_usage(str(exc))
     key, secret = ApiKeyStore(Paths.of(config.data_dir).api_keys).create(name, parsed)
     if as_json:
         click.echo(json.dumps({"id": key.id, "name": key.name, "scopes": list(parsed), "key": secret}))
@@ -131,9 +131,10 @@ def status(target: Target, as_json: bool) -> None:
         response = httpx.get(f"{target.url}/v1/health", timeout=10.0, trust_env=False)
         report: dict[str, Any] = response.json()
     except httpx.HTTPError as exc:
-        _fail(f"no node answers at {target.url} ({type(exc).__name__}): start it with `proml node start`")
+        reason = type(exc).__name__
+        fail_usage(f"no node answers at {target.url} ({reason}): start it with `proml node start`")
     except ValueError:
-        _fail(f"{target.url} answered, but not with a ProML health report: is --node-url right?")
+        fail_usage(f"{target.url} answered, but not with a ProML health report: is --node-url right?")
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:

@@ -36,6 +36,10 @@ class _Described(_Strict):
     started_at: str | None = Field(None, description="RFC 3339 UTC, e.g. 2026-11-21T10:00:00.000Z")
     ended_at: str | None = None
 
+    def described(self) -> dict[str, Any]:
+        """The fields every record request shares, as the capture service takes them."""
+        return {name: getattr(self, name) for name in _Described.model_fields}
+
 
 class RegistrationRequest(_Described):
     name: str = Field(min_length=1)

@@ -50,12 +50,7 @@ def _register(kind: str, body: RegistrationRequest, request: Request, key: str |
         name=body.name,
         content=body.content.model_dump(exclude_none=True) if body.content else None,
         ancestors=body.ancestors,
-        parameters=body.parameters,
-        metrics=body.metrics,
-        environment=body.environment,
-        notes=body.notes,
-        started_at=body.started_at,
-        ended_at=body.ended_at,
+        **body.described(),
     )
     return acknowledged(*_node(request).capture.register(registration, key))
 
@@ -89,12 +84,7 @@ def record_activity(
         activity=body.activity,
         inputs=[a.model_dump(exclude_none=True) for a in body.inputs],
         outputs=[a.model_dump(exclude_none=True) for a in body.outputs],
-        parameters=body.parameters,
-        metrics=body.metrics,
-        environment=body.environment,
-        notes=body.notes,
-        started_at=body.started_at,
-        ended_at=body.ended_at,
+        **body.described(),
     )
     return acknowledged(*_node(request).capture.record(record, idempotency_key))
 
@@ -104,8 +94,7 @@ def anchor(
     asset: str, body: AnchorRequest, request: Request, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     """Anchor a Merkle root (the provenance tracker's) on a model, before or after training."""
-    described = body.model_dump(exclude={"root", "phase"})
-    record = Anchor(asset=asset, root=body.root, phase=body.phase, **described)
+    record = Anchor(asset=asset, root=body.root, phase=body.phase, **body.described())
     return acknowledged(*_node(request).capture.anchor(record, idempotency_key))
 
 
@@ -114,8 +103,7 @@ def rollback(
     asset: str, body: RollbackRequest, request: Request, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     """Return a model to the state an earlier accepted record entered; the node builds the proof."""
-    described = body.model_dump(exclude={"to_seq", "reason"})
-    record = Rollback(asset=asset, to_seq=body.to_seq, reason=body.reason, **described)
+    record = Rollback(asset=asset, to_seq=body.to_seq, reason=body.reason, **body.described())
     return acknowledged(*_node(request).capture.rollback(record, idempotency_key))
 
 
