@@ -114,7 +114,6 @@ class Node:
         self._worker: threading.Thread | None = None
         self._work_loop: asyncio.AbstractEventLoop | None = None
         self._index_error: str | None = None
-        self._index_lock = threading.Lock()
 
     @classmethod
     def open(cls, config: NodeConfig) -> Node:
@@ -134,10 +133,9 @@ class Node:
         registered = self.outbox.registered_kind(address)
         if registered is not None:
             return AssetKind[registered.upper()]
+        function = calls.function("ProML", "assetKind")
         try:
-            (kind,) = calls.function("ProML", "assetKind").decode_output(
-                self.chain.call(self.config.registry, calls.function("ProML", "assetKind").encode(address))
-            )
+            (kind,) = function.decode_output(self.chain.call(self.config.registry, function.encode(address)))
         except ContractRevert:
             return None
         return AssetKind(int(kind))
@@ -184,7 +182,7 @@ class Node:
     async def _follow_chain(self) -> None:
         while not self._stop.is_set():
             try:
-                await asyncio.to_thread(self.sync_index)
+                await asyncio.to_thread(self.index.sync)
                 self._index_error = None
             except ChainClientError as exc:
                 self._index_error = f"{type(exc).__name__}: {exc}"
@@ -195,10 +193,6 @@ class Node:
         while not self._stop.is_set():
             await asyncio.to_thread(self.outbox.checkpoint)
             await wait_or_stop(self._stop, CHECKPOINT_INTERVAL)
-
-    def sync_index(self) -> int:
-        with self._index_lock:
-            return int(self.index.sync())
 
     # -- health -----------------------------------------------------------------------------------
 

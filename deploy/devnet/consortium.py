@@ -11,13 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eth_abi.abi import decode as abi_decode
-from eth_abi.abi import encode as abi_encode
 from eth_utils.address import to_checksum_address
-from eth_utils.crypto import keccak
 
+from proml.contracts import calls
 from proml.contracts.artifacts import load_artifact
-from proml.contracts.transitions import ALL_ROLES, Role
+from proml.contracts.transitions import ALL_ROLES, MemberStatus, Role
 from proml.node.clients.chain import ChainClient
 from proml.node.providers.blockchain import BlockchainProvider
 from proml.node.providers.signer import Signer
@@ -29,7 +27,6 @@ from .anvil import CHAIN_ID, dev_keys
 MEMBER_ROLES = Role.DATA_ADMIN | Role.MODEL_DEVELOPER | Role.AUDITOR
 FOUNDER_ROLES = ALL_ROLES
 FUNDING = 1_000 * 10**18  # wei: plenty for a development consortium's gas
-MEMBER_ACTIVE = 1  # MemberStatus.Active in contracts/src/ProvenanceTypes.sol
 
 
 class ConsortiumError(RuntimeError):
@@ -44,14 +41,16 @@ class Member:
 
     @property
     def active(self) -> bool:
-        return self.status == MEMBER_ACTIVE
+        return self.status == int(MemberStatus.ACTIVE)
 
 
-def calldata(signature: str, *args: Any) -> bytes:
-    """ABI-encoded call of `signature`, e.g. `calldata("approve(uint256)", 3)`."""
-    types = signature[signature.index("(") + 1 : -1]
-    encoded = abi_encode([t for t in types.split(",") if t], list(args))
-    return keccak(text=signature)[:4] + encoded
+def _call(client: ChainClient, registry: str, name: str, *args: Any) -> tuple[Any, ...]:
+    """A view function of the registry, decoded."""
+    function = calls.function("ProML", name)
+    decoded: tuple[Any, ...] = function.decode_output(
+        client.call({"to": registry, "data": function.encode(*args)})
+    )
+    return decoded
 
 
 def provider(client: ChainClient, private_key: bytes) -> BlockchainProvider:
@@ -74,13 +73,12 @@ def deploy_registry(founder: BlockchainProvider, founder_name: str) -> str:
 
 
 def member(client: ChainClient, registry: str, address: str) -> Member:
-    raw = client.call({"to": registry, "data": calldata("member(address)", address)})
-    name, status, roles = abi_decode(["string", "uint8", "uint8"], raw)
+    name, status, roles = _call(client, registry, "member", address)
     return Member(str(name), int(status), int(roles))
 
 
-def _uint(client: ChainClient, registry: str, signature: str) -> int:
-    (value,) = abi_decode(["uint256"], client.call({"to": registry, "data": calldata(signature)}))
+def _uint(client: ChainClient, registry: str, name: str) -> int:
+    (value,) = _call(client, registry, name)
     return int(value)
 
 
@@ -101,14 +99,13 @@ def admit(
     client = proposer.client
     if member(client, registry, address).active:
         return
-    required = _uint(client, registry, "requiredApprovals()")
+    required = _uint(client, registry, "requiredApprovals")
     if required > len(members):
         raise ConsortiumError(f"admitting {name} needs {required} approvals, only {len(members)} members")
-    proposal_id = _uint(client, registry, "proposalCount()")
-    data = calldata("proposeAddMember(address,string,uint8)", address, name, int(roles))
-    proposer.transact(registry, data)
+    proposal_id = _uint(client, registry, "proposalCount")
+    proposer.transact(registry, calls.function("ProML", "proposeAddMember").encode(address, name, int(roles)))
     for _, approver in members[1:required]:
-        approver.transact(registry, calldata("approve(uint256)", proposal_id))
+        approver.transact(registry, calls.function("ProML", "approve").encode(proposal_id))
     if not member(client, registry, address).active:
         raise ConsortiumError(f"proposal {proposal_id} to admit {name} did not execute")
 

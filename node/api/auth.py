@@ -7,6 +7,7 @@ from collections.abc import Callable
 from fastapi import Request
 
 from ..services.api_keys import ApiKey, ApiKeyStore, Scope
+from .context import node_of
 from .problems import Problem
 
 
@@ -22,7 +23,7 @@ def require(scope: Scope) -> Callable[[Request], ApiKey]:
     """A dependency that admits a request whose key has `scope` (or a wider one)."""
 
     def check(request: Request) -> ApiKey:
-        store: ApiKeyStore = request.app.state.node.api_keys
+        store: ApiKeyStore = node_of(request).api_keys
         secret = _presented_key(request)
         if secret is None:
             raise Problem(401, "unauthenticated", "no API key: send `Authorization: Bearer <key>`")

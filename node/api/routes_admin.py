@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from ..runtime import Node
 from ..services.api_keys import Scope, parse_scopes
 from .auth import require
+from .context import node_of
 from .models import KeyRequest
 from .problems import Problem
 from .views import key_view
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/v1", tags=["node"])
 @router.get("/health")
 async def health(request: Request) -> JSONResponse:
     """Chain, IPFS, outbox depth and index lag. 200 when the chain and IPFS answer, else 503."""
-    node: Node = request.app.state.node
+    node = node_of(request)
     report = await node.health()
     return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
 
@@ -28,16 +28,16 @@ async def health(request: Request) -> JSONResponse:
 @router.post("/keys", status_code=201, dependencies=[Depends(require(Scope.ADMIN))])
 def create_key(body: KeyRequest, request: Request) -> dict[str, Any]:
     """A new API key. Its secret is in this response only: the node keeps a hash."""
-    key, secret = request.app.state.node.api_keys.create(body.name, parse_scopes(body.scopes))
+    key, secret = node_of(request).api_keys.create(body.name, parse_scopes(body.scopes))
     return {**key_view(key), "key": secret}
 
 
 @router.get("/keys", dependencies=[Depends(require(Scope.ADMIN))])
 def list_keys(request: Request) -> list[dict[str, Any]]:
-    return [key_view(k) for k in request.app.state.node.api_keys.list()]
+    return [key_view(k) for k in node_of(request).api_keys.list()]
 
 
 @router.delete("/keys/{key_id}", status_code=204, dependencies=[Depends(require(Scope.ADMIN))])
 def revoke_key(key_id: str, request: Request) -> None:
-    if not request.app.state.node.api_keys.revoke(key_id):
+    if not node_of(request).api_keys.revoke(key_id):
         raise Problem(404, "unknown_key", f"no API key with id {key_id}")

@@ -7,11 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 
-from ..runtime import Node
 from ..services.api_keys import Scope
 from ..services.capture import ActivityRecord, Anchor, Registration, Rollback
 from ..services.outbox import OutboxEntry
 from .auth import require
+from .context import node_of
 from .models import AnchorRequest, RecordRequest, RegistrationRequest, RollbackRequest
 from .views import entry_view
 
@@ -22,11 +22,6 @@ IdempotencyKey = Annotated[
         alias="Idempotency-Key", max_length=200, description="retrying with the same key never records twice"
     ),
 ]
-
-
-def _node(request: Request) -> Node:
-    node: Node = request.app.state.node
-    return node
 
 
 def acknowledged(entry: OutboxEntry, created: bool) -> JSONResponse:
@@ -40,7 +35,7 @@ def acknowledged(entry: OutboxEntry, created: bool) -> JSONResponse:
 @router.post("/payloads", status_code=201, dependencies=[Depends(require(Scope.WRITE))])
 async def upload_payload(request: Request) -> dict[str, Any]:
     """Stream the request body to IPFS (never held whole in memory); its digest, CID and size."""
-    stored = await _node(request).storage.add_stream(request.stream())
+    stored = await node_of(request).storage.add_stream(request.stream())
     return {"digest": str(stored.digest), "cid": str(stored.cid), "size": stored.size}
 
 
@@ -52,7 +47,7 @@ def _register(kind: str, body: RegistrationRequest, request: Request, key: str |
         ancestors=body.ancestors,
         **body.described(),
     )
-    return acknowledged(*_node(request).capture.register(registration, key))
+    return acknowledged(*node_of(request).capture.register(registration, key))
 
 
 @router.post("/datasets", status_code=202, dependencies=[Depends(require(Scope.WRITE))])
@@ -86,7 +81,7 @@ def record_activity(
         outputs=[a.model_dump(exclude_none=True) for a in body.outputs],
         **body.described(),
     )
-    return acknowledged(*_node(request).capture.record(record, idempotency_key))
+    return acknowledged(*node_of(request).capture.record(record, idempotency_key))
 
 
 @router.post("/assets/{asset}/anchors", status_code=202, dependencies=[Depends(require(Scope.WRITE))])
@@ -95,7 +90,7 @@ def anchor(
 ) -> JSONResponse:
     """Anchor a Merkle root (the provenance tracker's) on a model, before or after training."""
     record = Anchor(asset=asset, root=body.root, phase=body.phase, **body.described())
-    return acknowledged(*_node(request).capture.anchor(record, idempotency_key))
+    return acknowledged(*node_of(request).capture.anchor(record, idempotency_key))
 
 
 @router.post("/assets/{asset}/rollbacks", status_code=202, dependencies=[Depends(require(Scope.WRITE))])
@@ -104,10 +99,10 @@ def rollback(
 ) -> JSONResponse:
     """Return a model to the state an earlier accepted record entered; the node builds the proof."""
     record = Rollback(asset=asset, to_seq=body.to_seq, reason=body.reason, **body.described())
-    return acknowledged(*_node(request).capture.rollback(record, idempotency_key))
+    return acknowledged(*node_of(request).capture.rollback(record, idempotency_key))
 
 
 @router.get("/outbox/{entry_id}", dependencies=[Depends(require(Scope.READ))])
 def outbox_entry(entry_id: str, request: Request) -> dict[str, Any]:
     """Where a write is: queued, submitted, included, final (or failed, with the reason)."""
-    return entry_view(_node(request).capture.entry(entry_id.removeprefix("outbox:")))
+    return entry_view(node_of(request).capture.entry(entry_id.removeprefix("outbox:")))

@@ -5,19 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from ..runtime import Node
 from ..services.api_keys import Scope
 from ..services.governance import Proposal
 from .auth import require
+from .context import node_of
 from .models import ProposalRequest
 from .routes_capture import IdempotencyKey, acknowledged
 
 router = APIRouter(prefix="/v1", tags=["governance"], dependencies=[Depends(require(Scope.ADMIN))])
-
-
-def _node(request: Request) -> Node:
-    node: Node = request.app.state.node
-    return node
 
 
 @router.post("/proposals", status_code=202)
@@ -25,10 +20,10 @@ def propose(body: ProposalRequest, request: Request, idempotency_key: Idempotenc
     """Propose to add or remove a member, change its roles, or change the approval threshold. Proposing
     counts as this organisation's approval."""
     proposal = Proposal(**body.model_dump())
-    return acknowledged(*_node(request).governance.propose(proposal, idempotency_key))
+    return acknowledged(*node_of(request).governance.propose(proposal, idempotency_key))
 
 
 @router.post("/proposals/{proposal_id}/approvals", status_code=202)
 def approve(proposal_id: int, request: Request, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """Approve a proposal as this organisation; it executes once enough members have."""
-    return acknowledged(*_node(request).governance.approve(proposal_id, idempotency_key))
+    return acknowledged(*node_of(request).governance.approve(proposal_id, idempotency_key))

@@ -9,14 +9,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from ..runtime import Node
 from ..services.api_keys import Scope
 from .auth import require
+from .context import node_of
 from .problems import Problem
 
 router = APIRouter(prefix="/v1", tags=["query"], dependencies=[Depends(require(Scope.READ))])
-
-
-def _node(request: Request) -> Node:
-    node: Node = request.app.state.node
-    return node
 
 
 def _asset_or_404(node: Node, address: str) -> dict[str, Any]:
@@ -41,7 +37,7 @@ def list_assets(
 ) -> list[dict[str, Any]]:
     """Assets, filtered by kind (dataset, model), owner address and state name."""
     try:
-        return _node(request).query.assets(kind=kind, owner=owner, state=state, limit=limit, offset=offset)
+        return node_of(request).query.assets(kind=kind, owner=owner, state=state, limit=limit, offset=offset)
     except ValueError as exc:
         raise Problem(400, "invalid_filter", str(exc)) from None
 
@@ -49,7 +45,7 @@ def list_assets(
 @router.get("/assets/{address}")
 def get_asset(address: str, request: Request) -> dict[str, Any]:
     """One asset with its full history."""
-    node = _node(request)
+    node = node_of(request)
     return {**_asset_or_404(node, address), "history": node.query.history(address)}
 
 
@@ -58,24 +54,20 @@ def get_history(
     address: str, request: Request, since: Annotated[int, Query(ge=0)] = 0
 ) -> list[dict[str, Any]]:
     """The asset's records in order, from seq `since` on."""
-    node = _node(request)
-    _asset_or_404(node, address)
-    return node.query.history(address, since)
+    return node_of(request).query.history(address, since)
 
 
 @router.get("/assets/{address}/lineage")
 def get_lineage(address: str, request: Request) -> dict[str, Any]:
     """The lineage graph around an asset: its ancestors upward and its descendants downward."""
-    node = _node(request)
-    _asset_or_404(node, address)
-    return node.query.lineage(address)
+    return node_of(request).query.lineage(address)
 
 
 @router.get("/members")
 def list_members(request: Request) -> list[dict[str, Any]]:
-    return _node(request).query.members()
+    return node_of(request).query.members()
 
 
 @router.get("/proposals")
 def list_proposals(request: Request) -> list[dict[str, Any]]:
-    return _node(request).query.proposals()
+    return node_of(request).query.proposals()

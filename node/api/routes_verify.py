@@ -14,18 +14,13 @@ from starlette.background import BackgroundTask
 from proml.content.cid import CID
 from proml.content.digest import ContentDigest
 
-from ..runtime import Node
 from ..services.api_keys import Scope
-from ..services.verify import UnknownAssetError, digests_of
+from ..services.verify import digests_of
 from .auth import require
+from .context import node_of
 from .problems import Problem
 
 router = APIRouter(prefix="/v1", tags=["verify"], dependencies=[Depends(require(Scope.READ))])
-
-
-def _node(request: Request) -> Node:
-    node: Node = request.app.state.node
-    return node
 
 
 def _parse_digest(text: str) -> ContentDigest:
@@ -51,26 +46,20 @@ async def verify_file(address: str, request: Request, digest: str | None = None)
         digests: dict[str, ContentDigest] = {parsed.algorithm: parsed}
     else:
         digests = dict(await digests_of(request.stream()))
-    try:
-        return _node(request).verify.verify_file(address, digests)
-    except UnknownAssetError as exc:
-        raise Problem(404, "unknown_asset", str(exc)) from None
+    return node_of(request).verify.verify_file(address, digests)
 
 
 @router.get("/assets/{address}/verification")
 async def verify_history(address: str, request: Request) -> dict[str, Any]:
     """Every record document against its on-chain digest, and the hash chain against the head."""
-    try:
-        return await _node(request).verify.verify_history(address)
-    except UnknownAssetError as exc:
-        raise Problem(404, "unknown_asset", str(exc)) from None
+    return await node_of(request).verify.verify_history(address)
 
 
 @router.get("/payloads/{cid}")
 async def download_payload(cid: str, request: Request, digest: str | None = None) -> FileResponse:
     """A payload from this node's IPFS daemon (or its swarm), its CID (and digest, if given) checked
     before the first byte is sent."""
-    node = _node(request)
+    node = node_of(request)
     parsed = _parse_cid(cid)
     expected = _parse_digest(digest) if digest is not None else None
     folder = node.config.data_dir / "downloads"

@@ -32,6 +32,7 @@ from typing import Any
 
 from eth_utils.address import to_checksum_address
 
+from proml.contracts import calls
 from proml.contracts.addresses import checksum
 from proml.contracts.events import (
     ASSET_TOPICS,
@@ -59,7 +60,6 @@ from proml.node.providers.blockchain import BlockchainProvider
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = "1"
-ADDRESS_PADDING = b"\x00" * 12  # an address as bytes32: left-padded with 12 zero bytes
 _MAX_RANGE_ATTEMPTS = 3
 
 # Every table with a `block_number` column holds events: a reorg deletes its rows above the fork.
@@ -164,7 +164,8 @@ class _Touched:
 
 def address_word(address: str) -> str:
     """`address` as the bytes32 that record inputs carry, 0x-hex (lower case, as the index stores it)."""
-    return "0x" + (ADDRESS_PADDING + bytes.fromhex(address.removeprefix("0x"))).hex()
+    word: bytes = calls.address_word(address)
+    return "0x" + word.hex()
 
 
 class Index:
@@ -532,7 +533,7 @@ def _apply_asset(db: sqlite3.Connection, event: Event, timestamp: int, touched: 
             _insert(db, "records", values, at)
             if record.seq == 0 and record.activity == Activity.REGISTER:
                 # The registration record's inputs are the ancestors, as the clone's immutable args hold them.
-                ancestors = [to_checksum_address(word[12:]) for word in record.inputs]
+                ancestors = [checksum("0x" + word[12:].hex()) for word in record.inputs]
                 db.execute(
                     "UPDATE assets SET ancestors = ? WHERE address = ?",
                     (json.dumps(ancestors), event.address),

@@ -19,10 +19,11 @@ from typing import Any
 from eth_utils.address import is_address, to_checksum_address
 
 from proml.content.cid import CID
+from proml.contracts import calls
 from proml.contracts.chain import Record
 from proml.contracts.events import AnchorPhase
 from proml.contracts.transitions import STATES, Activity, AssetKind, MemberStatus, ProposalKind, Role
-from proml.node.services.index import ADDRESS_PADDING, Index, address_word
+from proml.node.services.index import Index, address_word
 from proml.records import rfc3339
 
 MAX_LIMIT = 1000
@@ -86,11 +87,9 @@ def _state_name(kind: int, state: int) -> str | None:
 
 
 def _word_address(word: str) -> str | None:
-    """The address in a bytes32 input, if it has the shape of one (12 zero bytes, then 20 not all zero)."""
-    raw = bytes.fromhex(word.removeprefix("0x"))
-    if len(raw) != 32 or not raw.startswith(ADDRESS_PADDING) or not any(raw[12:]):
-        return None
-    return to_checksum_address(raw[12:])
+    """The address in a bytes32 input (0x-hex), if it has the shape of one."""
+    address: str | None = calls.word_address(bytes.fromhex(word.removeprefix("0x")))
+    return address
 
 
 class Query:

@@ -23,16 +23,12 @@ from proml.records import RecordDocument, RecordDocumentError
 from ..clients.ipfs import IpfsClientError
 from ..providers.blockchain import BlockchainProvider
 from ..providers.storage import StorageError, StorageProvider
-from .query import Query
+from .query import Query, UnknownAsset
 
 ALGORITHMS = ("sha256", "blake3")
 MAX_DOCUMENT = 1 << 20
 FETCH_CONCURRENCY = 16
 FETCH_TIMEOUT = 30.0
-
-
-class UnknownAssetError(LookupError):
-    pass
 
 
 async def digests_of(chunks: AsyncIterator[bytes]) -> dict[str, ContentDigest]:
@@ -56,7 +52,7 @@ class VerifyService:
     def _summary(self, asset: str) -> dict[str, Any]:
         summary = self._query.asset(asset)
         if summary is None:
-            raise UnknownAssetError(f"{asset} is not an asset this node has indexed")
+            raise UnknownAsset(f"{asset} is not an asset this node has indexed")
         return summary
 
     # -- a file against an asset ------------------------------------------------------------------
