@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from click.testing import CliRunner, Result
 
 from proml.cli.main import cli
 from proml.devnet import devnet
+from tests.integration.polling import eventually
 
 
 @pytest.fixture(scope="module")
@@ -139,14 +139,6 @@ def test_rollback_and_governance(orgs: list[dict[str, Any]]) -> None:
 def _proposal_for(org: dict[str, Any], target: str) -> dict[str, Any] | None:
     proposals = run_json(org, "consortium", "info")["proposals"]
     return next((p for p in proposals if (p["target"] or "").lower() == target), None)
-
-
-def eventually(probe: Any, what: str, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while (value := probe()) is None:
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        time.sleep(0.2)
-    return value
 
 
 def test_an_api_key_made_offline_works_at_once(orgs: list[dict[str, Any]]) -> None:

@@ -11,8 +11,7 @@ import asyncio
 import json
 import os
 import signal
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +22,7 @@ from click.testing import CliRunner
 from proml.cli.main import cli
 from proml.devnet import devnet
 from proml.node.clients.ipfs import IpfsClient
-
-WAIT = 60.0
+from tests.integration.polling import eventually, wait_entry
 
 
 class Org:
@@ -52,7 +50,7 @@ class Org:
         return self.post("/v1/payloads", content=data)
 
     def final(self, entry: dict[str, Any]) -> dict[str, Any]:
-        return eventually(lambda: _final_or_none(self, entry["id"]), f"{self.name}: {entry['id']} final")
+        return wait_entry(self.http, entry["id"])
 
     def indexed(self, asset: str, records: int) -> dict[str, Any]:
         def found() -> dict[str, Any] | None:
@@ -63,22 +61,6 @@ class Org:
             return None
 
         return eventually(found, f"{self.name} indexes {records} records of {asset}")
-
-
-def _final_or_none(org: Org, entry_id: str) -> dict[str, Any] | None:
-    entry: dict[str, Any] = org.get(f"/v1/outbox/{entry_id}")
-    assert entry["status"] != "failed", entry["error"]
-    return entry if entry["status"] == "final" else None
-
-
-def eventually(probe: Callable[[], Any], what: str, timeout: float = WAIT) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value is not None:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        time.sleep(0.1)
 
 
 async def pinned(ipfs_api: str, cid: str) -> bool:

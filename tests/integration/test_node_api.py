@@ -4,7 +4,6 @@ queries and the API's errors, through the HTTP API (FastAPI's TestClient runs th
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,8 +19,8 @@ from proml.node.providers.signer import Signer
 from proml.node.runtime import Node
 from proml.node.services.api_keys import Scope
 from tests.integration.ipfs_daemons import daemon_set
+from tests.integration.polling import eventually, wait_entry
 
-WAIT = 30.0
 # Recorded by digest only: nothing uploaded.
 DIGEST_ONLY = {"digest": "sha256:" + "ab" * 32}
 
@@ -56,25 +55,18 @@ def auth(client: TestClient, scope: Scope = Scope.ADMIN) -> dict[str, str]:
 
 
 def wait_for(client: TestClient, entry_id: str, status: str = "final") -> dict[str, Any]:
-    deadline = time.monotonic() + WAIT
-    while True:
-        entry: dict[str, Any] = client.get(f"/v1/outbox/{entry_id}", headers=auth(client)).json()
-        if entry["status"] == status:
-            return entry
-        assert entry["status"] != "failed", entry["error"]
-        assert time.monotonic() < deadline, f"entry still {entry['status']}: {entry}"
-        time.sleep(0.05)
+    return wait_entry(client, entry_id, headers=auth(client), status=status)
 
 
 def wait_indexed(client: TestClient, address: str, records: int) -> dict[str, Any]:
-    deadline = time.monotonic() + WAIT
-    while True:
+    def probe() -> dict[str, Any] | None:
         response = client.get(f"/v1/assets/{address}", headers=auth(client, Scope.READ))
         if response.status_code == 200 and len(response.json()["history"]) >= records:
             body: dict[str, Any] = response.json()
             return body
-        assert time.monotonic() < deadline, response.text
-        time.sleep(0.05)
+        return None
+
+    return eventually(probe, f"{records} records of {address} are indexed")
 
 
 def upload(client: TestClient, data: bytes) -> dict[str, Any]:
@@ -351,13 +343,13 @@ def test_governance_through_the_api(client: TestClient) -> None:
     entry = wait_for(client, proposed.json()["id"])
     assert entry["function"] == "proposeAddMember"
     assert entry["proposal_id"] == 0
+
     # A alone is every active member: its proposal carries, and D is a member once indexed.
-    deadline = time.monotonic() + WAIT
-    while newcomer.lower() not in [
-        m["address"].lower() for m in client.get("/v1/members", headers=auth(client)).json()
-    ]:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    def admitted() -> bool | None:
+        members = client.get("/v1/members", headers=auth(client)).json()
+        return newcomer.lower() in [m["address"].lower() for m in members] or None
+
+    eventually(admitted, "D is a member")
     unknown = client.post("/v1/proposals/42/approvals", headers=auth(client, Scope.ADMIN))
     assert "the chain refuses it" in wait_for(client, unknown.json()["id"], "failed")["error"]
     bad = client.post("/v1/proposals", json={"kind": "change_threshold"}, headers=auth(client, Scope.ADMIN))

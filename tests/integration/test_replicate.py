@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,7 @@ from proml.node.runtime import Node
 from proml.node.services.api_keys import Scope
 from proml.node.services.replicate import Replicator
 from tests.integration.ipfs_daemons import DaemonSet, daemon_set, stop_process
+from tests.integration.polling import eventually, wait_entry
 
 WAIT = 60.0
 
@@ -102,14 +102,7 @@ def _post(org: Org, path: str, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _wait_final(org: Org, entry_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + WAIT
-    while True:
-        entry: dict[str, Any] = org.client.get(f"/v1/outbox/{entry_id}", headers=org.headers()).json()
-        if entry["status"] == "final":
-            return entry
-        assert entry["status"] != "failed", entry["error"]
-        assert time.monotonic() < deadline, f"entry still {entry['status']}: {entry}"
-        time.sleep(0.05)
+    return wait_entry(org.client, entry_id, headers=org.headers())
 
 
 def _publish_dataset(org: Org, name: str) -> dict[str, Any]:
@@ -130,11 +123,11 @@ def _pinned(org: Org, cid: str) -> bool:
 
 
 def _wait_pinned(org: Org, *cids: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while not all(_pinned(org, cid) for cid in cids):
-        health = org.client.get("/v1/health").json()
-        assert time.monotonic() < deadline, f"not pinned by {org.node.config.org}: {health['replication']}"
-        time.sleep(0.2)
+    eventually(
+        lambda: all(_pinned(org, cid) for cid in cids) or None,
+        f"{org.node.config.org} pins {', '.join(cids)}",
+        interval=0.2,
+    )
 
 
 # -- tests ------------------------------------------------------------------------------------------

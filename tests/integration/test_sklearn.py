@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import runpy
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from sklearn.model_selection import train_test_split
 
 from proml.sdk.integrations.sklearn import record_evaluation, record_fit
 from proml.sdk.tracker import ProvenanceTracker
+from tests.integration.polling import eventually
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 
@@ -50,10 +50,11 @@ def test_a_fit_that_raises_is_still_recorded(sdk_node: Node) -> None:
     clf = LogisticRegression()
     with pytest.raises(ValueError):
         record_fit(model, clf, [[0.0], [1.0]], [0])  # fewer labels than samples
-    deadline = time.monotonic() + 30
-    while [r["activity"] for r in model.history()] != ["register", "train"]:
-        assert time.monotonic() < deadline, model.history()
-        time.sleep(0.1)
+
+    def recorded() -> bool | None:
+        return [r["activity"] for r in model.history()] == ["register", "train"] or None
+
+    eventually(recorded, "the failed fit is recorded")
 
 
 def test_the_merkle_tracker_example_runs(
