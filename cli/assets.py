@@ -66,12 +66,12 @@ def metrics(values: Sequence[str]) -> dict[str, float]:
     return result
 
 
-def content(target: Target, path: Path, digest_only: bool) -> dict[str, Any]:
+def content(node: Node, path: Path, digest_only: bool) -> dict[str, Any]:
     """A file as the API takes it: uploaded (digest, CID, size), or only hashed here."""
-    return files.digest(path) if digest_only else files.upload(target, path)
+    return files.digest(path) if digest_only else files.upload(node, path)
 
 
-def artifact(node: Node, target: Target, name: str, value: str, digest_only: bool) -> dict[str, Any]:
+def artifact(node: Node, name: str, value: str, digest_only: bool) -> dict[str, Any]:
     """An input or output: an asset (by address or outbox:<id>), else a file."""
     if ASSET_REF.fullmatch(value):
         # The node records an asset artifact by its address; the digest is the SDK's placeholder for
@@ -80,7 +80,7 @@ def artifact(node: Node, target: Target, name: str, value: str, digest_only: boo
         if value.startswith("0x"):
             kind = str(node.transport.get(f"/v1/assets/{value}")["kind"])
         return {"name": name, "kind": kind, "digest": NO_DIGEST, "asset": value}
-    return {"name": name, "kind": "file", **content(target, Path(value), digest_only)}
+    return {"name": name, "kind": "file", **content(node, Path(value), digest_only)}
 
 
 def report_entry(node: Node, view: dict[str, Any], wait: bool, as_json: bool) -> None:
@@ -110,7 +110,6 @@ def report_entry(node: Node, view: dict[str, Any], wait: bool, as_json: bool) ->
 
 def register(
     node: Node,
-    target: Target,
     kind: str,
     file: Path | None,
     *,
@@ -130,7 +129,7 @@ def register(
         "environment": node.environment,
     }
     if file is not None:
-        body["content"] = content(target, file, digest_only)
+        body["content"] = content(node, file, digest_only)
     if notes:
         body["notes"] = notes
     view: dict[str, Any] = node.transport.post(f"/v1/{kind}s", body)
@@ -162,7 +161,7 @@ def asset_group(kind: str, file_required: bool) -> click.Group:
     @with_node
     def register_command(node: Node, target: Target, file: Path | None, **options: Any) -> None:
         wait, as_json = options.pop("wait"), options.pop("as_json")
-        view = register(node, target, kind, file, **options)
+        view = register(node, kind, file, **options)
         report_entry(node, view, wait, as_json)
 
     @group.command("record")
@@ -194,12 +193,8 @@ def asset_group(kind: str, file_required: bool) -> click.Group:
         """Record ACTIVITY on ASSET (an address, or outbox:<id> of a registration not yet on chain)."""
         body: dict[str, Any] = {
             "activity": activity,
-            "inputs": [
-                artifact(node, target, n, v, digest_only) for n, v in pairs(inputs, "--input").items()
-            ],
-            "outputs": [
-                artifact(node, target, n, v, digest_only) for n, v in pairs(outputs, "--output").items()
-            ],
+            "inputs": [artifact(node, n, v, digest_only) for n, v in pairs(inputs, "--input").items()],
+            "outputs": [artifact(node, n, v, digest_only) for n, v in pairs(outputs, "--output").items()],
             "parameters": json_values(params, "--param"),
             "metrics": metrics(metric_values),
             "environment": node.environment,
@@ -271,7 +266,7 @@ model = asset_group("model", file_required=False)
 def derive_command(node: Node, target: Target, parent: str, file: Path, **options: Any) -> None:
     """Register FILE as a dataset derived from PARENT (a subset, a cleaned or relabelled copy)."""
     wait, as_json = options.pop("wait"), options.pop("as_json")
-    view = register(node, target, "dataset", file, ancestors=[parent], **options)
+    view = register(node, "dataset", file, ancestors=[parent], **options)
     report_entry(node, view, wait, as_json)
 
 
@@ -307,7 +302,7 @@ def history_command(node: Node, target: Target, asset: str, as_json: bool) -> No
 @with_node
 def verify_command(node: Node, target: Target, asset: str, file: Path, as_json: bool) -> None:
     """Is FILE the one recorded for ASSET? Exit 0 if it is (OK), 1 if not (MISMATCH)."""
-    report = files.post_file(target, f"/v1/assets/{asset}/verify", file, "hashing")
+    report = files.verify(node, asset, file)
     if as_json:
         print_json(report)
     else:

@@ -1,8 +1,5 @@
 """Files the CLI hashes or uploads, with a progress bar (on stderr, so `--json` stays clean) when they are
 large enough for the wait to be noticed.
-
-Uploads go over httpx here rather than through `Node.upload` because the SDK streams a file with no hook
-for progress; the node answers the same `{"digest", "cid", "size"}` either way.
 """
 
 from __future__ import annotations
@@ -17,12 +14,12 @@ import click
 import httpx
 
 from proml.content.digest import Hasher
+from proml.sdk import Node
 
-from .connection import Target, fail
+from .connection import fail
 
 PROGRESS_MIN = 8 << 20  # below this, hashing or uploading takes too little time to show a bar
 CHUNK = 1 << 20
-UPLOAD_TIMEOUT = httpx.Timeout(60.0, read=600.0)  # the node answers once IPFS has the whole file
 
 
 class _Bar(Protocol):
@@ -62,26 +59,18 @@ def digest(path: Path, algorithm: str = "sha256") -> dict[str, Any]:
     return {"digest": str(hasher.finish()), "size": hasher.size}
 
 
-def upload(target: Target, path: Path) -> dict[str, Any]:
+def upload(node: Node, path: Path) -> dict[str, Any]:
     """Put a file on the consortium's IPFS through the node: `{"digest", "cid", "size"}`."""
-    return post_file(target, "/v1/payloads", path, "uploading")
+    with _progress(readable(path), "uploading") as bar:
+        stored: dict[str, Any] = node.upload(path, progress=None if bar is None else bar.update)
+    return stored
 
 
-def post_file(target: Target, endpoint: str, path: Path, label: str) -> dict[str, Any]:
-    """POST a file as the raw body, streamed, with a progress bar when it is large."""
-    headers = {"Authorization": f"Bearer {target.api_key}", "Content-Type": "application/octet-stream"}
-    try:
-        with (
-            _progress(readable(path), label) as bar,
-            httpx.Client(base_url=target.url, timeout=UPLOAD_TIMEOUT, trust_env=False) as http,
-        ):
-            response = http.post(endpoint, content=_chunks(path, bar), headers=headers)
-    except httpx.TransportError as exc:
-        fail(f"the node at {target.url} does not answer ({type(exc).__name__}): is it running?")
-    if not response.is_success:
-        fail(f"the node refused {path.name} ({response.status_code}): {problem_detail(response)}")
-    answer: dict[str, Any] = response.json()
-    return answer
+def verify(node: Node, asset: str, path: Path) -> dict[str, Any]:
+    """The node's verification report of a file against an asset (the file streamed, hashed there)."""
+    with _progress(readable(path), "hashing") as bar:
+        report: dict[str, Any] = node.verify(asset, path, progress=None if bar is None else bar.update)
+    return report
 
 
 def problem_detail(response: httpx.Response) -> str:

@@ -19,7 +19,7 @@ from proml.content.digest import digest_file
 from proml.records import environment_snapshot, rfc3339
 
 from .errors import ConfigurationError, NotFound, RecordFailed, WaitTimeout
-from .transport import Transport
+from .transport import Progress, Transport
 
 # The digest an asset input carries when its content is not known here (a model not yet trained).
 NO_DIGEST = "sha256:" + "00" * 32
@@ -243,9 +243,10 @@ class Node:
         health: dict[str, Any] = self.transport.get("/v1/health")
         return health
 
-    def upload(self, path: str | os.PathLike[str]) -> dict[str, Any]:
-        """Put a file on the consortium's IPFS through the node (streamed); its digest, CID and size."""
-        stored: dict[str, Any] = self.transport.post_file("/v1/payloads", Path(path))
+    def upload(self, path: str | os.PathLike[str], *, progress: Progress | None = None) -> dict[str, Any]:
+        """Put a file on the consortium's IPFS through the node (streamed); its digest, CID and size.
+        `progress(n)` is called as each n bytes go."""
+        stored: dict[str, Any] = self.transport.post_file("/v1/payloads", Path(path), progress=progress)
         return stored
 
     def register_dataset(
@@ -297,11 +298,14 @@ class Node:
         view = {"id": "", "ref": summary["address"], "asset": summary["address"], "status": "final"}
         return Asset(self, view, kind=summary["kind"], name="", digest=None)
 
-    def verify(self, asset: Asset | str, path: str | os.PathLike[str]) -> dict[str, Any]:
+    def verify(
+        self, asset: Asset | str, path: str | os.PathLike[str], *, progress: Progress | None = None
+    ) -> dict[str, Any]:
         """Is this file the one recorded for the asset? `result` is OK or MISMATCH, with who recorded
         what and when."""
         address = asset.address if isinstance(asset, Asset) else asset
-        report: dict[str, Any] = self.transport.post_file(f"/v1/assets/{address}/verify", Path(path))
+        endpoint = f"/v1/assets/{address}/verify"
+        report: dict[str, Any] = self.transport.post_file(endpoint, Path(path), progress=progress)
         return report
 
     def verify_history(self, asset: Asset | str) -> dict[str, Any]:

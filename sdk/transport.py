@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,9 @@ import httpx
 from .errors import AuthenticationError, NodeUnavailable, NotFound, PayloadMismatch, RequestRejected
 
 UPLOAD_CHUNK = 1 << 20
+# The node answers an upload once IPFS holds all of it: a large file may take a while after its last byte.
+UPLOAD_TIMEOUT = httpx.Timeout(60.0, read=600.0)
+Progress = Callable[[int], None]
 
 
 class Transport:
@@ -33,14 +36,16 @@ class Transport:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         return self._send("POST", path, json=body, headers=headers)
 
-    def post_file(self, path: str, file: Path, **params: Any) -> Any:
-        """POST a file as the raw body, streamed in chunks (never read whole)."""
+    def post_file(self, path: str, file: Path, *, progress: Progress | None = None, **params: Any) -> Any:
+        """POST a file as the raw body, streamed in chunks (never read whole); `progress(n)` after each
+        chunk of n bytes is sent."""
         return self._send(
             "POST",
             path,
-            content=_chunks(file),
+            content=_chunks(file, progress),
             params=params,
             headers={"Content-Type": "application/octet-stream"},
+            timeout=UPLOAD_TIMEOUT,
         )
 
     def _send(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -56,9 +61,11 @@ class Transport:
         raise _error(self.url, response)
 
 
-def _chunks(file: Path) -> Iterator[bytes]:
+def _chunks(file: Path, progress: Progress | None) -> Iterator[bytes]:
     with open(file, "rb") as stream:
         while chunk := stream.read(UPLOAD_CHUNK):
+            if progress is not None:
+                progress(len(chunk))
             yield chunk
 
 

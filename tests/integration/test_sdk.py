@@ -107,3 +107,11 @@ def test_errors_are_typed_and_say_what_to_do(node: Node, tmp_path: Path) -> None
 def test_the_sdk_imports_without_fastapi_or_web3() -> None:
     code = "import sys, proml.sdk; sys.exit(int('fastapi' in sys.modules or 'web3' in sys.modules))"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_upload_reports_progress_as_the_file_goes(node: Node, tmp_path: Path) -> None:
+    data = os.urandom(3 * (1 << 20) + 5)
+    sent: list[int] = []
+    stored = node.upload(write(tmp_path / "big.bin", data), progress=sent.append)
+    assert sum(sent) == len(data) == stored["size"]
+    assert len(sent) == 4  # 1 MiB chunks
