@@ -7,7 +7,9 @@
   the same two cores as anvil, IPFS and the client);
 - records_per_s: records sent by several clients at once, from the first request until the last record is
   final on chain (the submitter batches with recordBatch);
-- reindex_s: time to rebuild an index of the whole chain from scratch.
+- reindex_s: time to rebuild an index of the whole chain from scratch;
+- cpu_s: CPU seconds each process spent during the records-per-second run (where the time goes);
+- outbox_sync_ms: the same outbox acknowledging alone, with nothing else running (what the disk allows).
 
 Run with `make bench` or `python -m tests.bench.capture [--json PATH] [--records N]`.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -31,6 +34,7 @@ from proml.node.clients.chain import ChainClient
 from proml.node.providers.blockchain import BlockchainProvider
 from proml.node.providers.signer import Signer
 from proml.node.services.index import Index
+from proml.node.services.outbox import Outbox
 
 TARGETS = {"ack_p99_ms": 10.0, "records_per_s": 300.0}
 ACK_SAMPLES = 500
@@ -89,6 +93,27 @@ def summary(latencies: list[float]) -> dict[str, float]:
     return {"p50": p50, "p99": p99, "samples": len(latencies)}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure_outbox_alone(folder: Path, samples: int) -> list[float]:
+    """Enqueue latencies (ms) of an outbox on the same disk, one every 20 ms, nothing else running."""
+    outbox = Outbox(folder / "alone" / "outbox.db")
+    latencies = []
+    try:
+        for i in range(samples):
+            started = time.perf_counter()
+            outbox.enqueue("record", {"i": i, "document": "x" * 800})
+            latencies.append((time.perf_counter() - started) * 1000)
+            time.sleep(0.02)
+    finally:
+        outbox.close()
+    return latencies
+
+
 def measure_throughput(url: str, key: str, asset: str, records: int) -> float:
     def send(count: int) -> None:
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as http:
@@ -129,10 +154,16 @@ def run(folder: Path, ack_samples: int, records: int) -> dict[str, Any]:
             wait_drained(http)
             unpaced = measure_ack(http, asset, ack_samples, None)
             wait_drained(http)
+        pids = {name: p["pid"] for name, p in status["processes"].items()}
+        before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        client_before = time.process_time()
         per_second = measure_throughput(org["node_url"], org["api_key"], asset, records)
+        cpu = {name.split(":")[0]: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
+        cpu["client"] = time.process_time() - client_before
         reindex_s, events = measure_reindex(status["chain_url"], status["registry"], folder)
     finally:
         devnet.down(folder / "devnet")
+    alone = measure_outbox_alone(folder, ack_samples)
     return {
         "ack_ms": {**summary(ack), "per_second": PACED_PER_SECOND},
         "ack_ms_unpaced": summary(unpaced),
@@ -141,6 +172,8 @@ def run(folder: Path, ack_samples: int, records: int) -> dict[str, Any]:
         "reindex_events": events,
         "records": records,
         "clients": CLIENTS,
+        "cpu_s": cpu,
+        "outbox_sync_ms": summary(alone),
     }
 
 
@@ -159,6 +192,10 @@ def main() -> None:
     print(f"ack back to back: p50 {unpaced['p50']:.2f} ms, p99 {unpaced['p99']:.2f} ms")
     print(f"records per second into anvil ({CLIENTS} clients): {figures['records_per_s']:.0f}")
     print(f"index rebuilt from the chain: {figures['reindex_s']:.2f} s ({figures['reindex_events']} events)")
+    cpu = ", ".join(f"{name} {seconds:.1f}" for name, seconds in figures["cpu_s"].items())
+    print(f"CPU seconds during the records-per-second run: {cpu}")
+    alone = figures["outbox_sync_ms"]
+    print(f"the outbox alone (nothing else running): p50 {alone['p50']:.2f} ms, p99 {alone['p99']:.2f} ms")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
