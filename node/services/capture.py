@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from proml.contracts.events import AnchorPhase
 from proml.contracts.transitions import TRANSITIONS, Activity, AssetKind
 from proml.records import SCHEMA, RecordDocument, RecordDocumentError, rfc3339
 
@@ -28,13 +29,10 @@ _PLACEHOLDER = "0x" + "00" * 19 + "01"
 REGISTER = "register"
 RECORD = "record"
 KINDS = {"dataset": AssetKind.DATASET, "model": AssetKind.MODEL}
-# The worker appends these through an asset's activity functions or recordBatch; rollback and anchor have
-# arguments of their own.
-_SPECIAL = {Activity.REGISTER, Activity.ROLLBACK, Activity.ANCHOR}
 RESERVED_PARAMETERS = ("name", "ancestors")
 ANCHOR = "anchor"
 ROLLBACK = "rollback"
-PHASES = {"before_training": 0, "after_training": 1}
+PHASES = {phase.name.lower(): int(phase) for phase in AnchorPhase}
 _ROOT = re.compile(r"0x[0-9a-fA-F]{64}")
 
 
@@ -282,7 +280,7 @@ def request_hash(request: Described) -> str:
 
 
 def _activity(name: str, kind: AssetKind) -> Activity:
-    allowed = [a for a in TRANSITIONS[kind] if a not in _SPECIAL]
+    allowed = list(TRANSITIONS[kind])  # anchors and rollbacks have requests of their own
     names = ", ".join(a.name.lower() for a in allowed)
     try:
         activity = Activity[name.upper()] if isinstance(name, str) else None
