@@ -188,12 +188,16 @@ class Submitter:
                 result["proposal_id"] = proposals[0]
             self._outbox.set_result(entries[0].id, result)
             return
+        results = {}
         for entry, record in zip(entries, records, strict=False):
-            result = {"seq": record.seq, "accepted": record.accepted, "asset": record.asset}
-            if entry.kind == REGISTER and registered:
-                result["asset"] = registered[0]
-            result["block_number"] = receipt.block_number
-            self._outbox.set_result(entry.id, result)
+            asset = registered[0] if entry.kind == REGISTER and registered else record.asset
+            results[entry.id] = {
+                "seq": record.seq,
+                "accepted": record.accepted,
+                "asset": asset,
+                "block_number": receipt.block_number,
+            }
+        self._outbox.set_results(results)
 
     # -- sending ----------------------------------------------------------------------------------
 
