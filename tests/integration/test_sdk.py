@@ -6,7 +6,9 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 import proml
@@ -77,13 +79,20 @@ def test_an_activity_that_raises_is_recorded_with_the_failure(node: Node, tmp_pa
     assert document["ok"] is True
 
 
-def test_digest_only_uploads_nothing(node: Node, tmp_path: Path) -> None:
+def test_digest_only_uploads_nothing(node: Node, devnet_org: dict[str, Any], tmp_path: Path) -> None:
     private = write(tmp_path / "private.csv", os.urandom(1000))
     data = node.register_dataset(private, name="private", publish=False)
     entry = data.wait()
-    assert entry.view["status"] == "final"
     assert node.verify(data, private)["result"] == "OK"
     assert data.digest is not None and data.digest.startswith("sha256:")
+    # The registration's record document names the content by digest and size only: no CID to fetch.
+    document = httpx.get(
+        f"{devnet_org['node_url']}/v1/payloads/{entry.view['record_cid']}",
+        headers={"Authorization": f"Bearer {devnet_org['api_key']}"},
+    ).json()
+    assert document["outputs"] == [
+        {"name": "private", "kind": "dataset", "digest": data.digest, "size": 1000}
+    ]
 
 
 def test_a_transition_the_state_machine_refuses_is_kept_not_raised(node: Node) -> None:
