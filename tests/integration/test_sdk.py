@@ -66,17 +66,27 @@ def test_a_training_script_reports_its_lifecycle(node: Node, tmp_path: Path) -> 
     assert node.verify_history(model)["ok"] is True
 
 
-def test_an_activity_that_raises_is_recorded_with_the_failure(node: Node, tmp_path: Path) -> None:
+def test_an_activity_that_raises_is_recorded_with_the_failure(node: Node, devnet_org: dict[str, Any]) -> None:
     model = node.register_model(name="fails")
     with pytest.raises(ZeroDivisionError), model.activity("select_data") as act:
         act.metric("rows", 10)
         1 / 0  # noqa: B018
     assert act.record is not None
     act.record.wait()
-    record = model.history()[-1]
-    assert record["activity"] == "select_data"
-    document = node.verify_history(model)
-    assert document["ok"] is True
+    assert model.history()[-1]["activity"] == "select_data"
+    assert node.verify_history(model)["ok"] is True
+    document = record_document(devnet_org, act.record.view["record_cid"])
+    assert document["notes"].startswith("failed: ZeroDivisionError: division by zero at test_sdk.py:")
+    assert document["metrics"] == {"rows": 10}
+
+
+def record_document(org: dict[str, Any], cid: str) -> dict[str, Any]:
+    """A record document as the node serves it from IPFS."""
+    response = httpx.get(
+        f"{org['node_url']}/v1/payloads/{cid}", headers={"Authorization": f"Bearer {org['api_key']}"}
+    )
+    document: dict[str, Any] = response.json()
+    return document
 
 
 def test_digest_only_uploads_nothing(node: Node, devnet_org: dict[str, Any], tmp_path: Path) -> None:
@@ -86,10 +96,7 @@ def test_digest_only_uploads_nothing(node: Node, devnet_org: dict[str, Any], tmp
     assert node.verify(data, private)["result"] == "OK"
     assert data.digest is not None and data.digest.startswith("sha256:")
     # The registration's record document names the content by digest and size only: no CID to fetch.
-    document = httpx.get(
-        f"{devnet_org['node_url']}/v1/payloads/{entry.view['record_cid']}",
-        headers={"Authorization": f"Bearer {devnet_org['api_key']}"},
-    ).json()
+    document = record_document(devnet_org, entry.view["record_cid"])
     assert document["outputs"] == [
         {"name": "private", "kind": "dataset", "digest": data.digest, "size": 1000}
     ]
