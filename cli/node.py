@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -15,8 +14,6 @@ from proml.node.config import CONFIG_FILE_NAME, ConfigError, NodeConfig, load_co
 
 from .connection import Target, connection_options
 from .exit_codes import EXIT_CHECK_FAILED, EXIT_USAGE
-
-SWITCH_INTERVAL = 0.0005
 
 CONFIG_OPTION = click.option(
     "--config",
@@ -61,11 +58,11 @@ def start(config_path: Path, log_level: str) -> None:
 
     config = node_config(config_path)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # The submitter and the index run on a thread of their own; a short switch interval keeps them from
-    # holding the interpreter for long while a request waits to be acknowledged.
-    sys.setswitchinterval(SWITCH_INTERVAL)
     try:
-        running = Node.open(config)
+        running = Node(config)
+        # Before serving: a missing or wrong passphrase is a usage error, not a node that serves and
+        # never sends anything.
+        running.start_background()
     except (NodeSetupError, WalletError) as exc:
         fail_usage(str(exc))
     click.echo(f"node of {config.org} ({running.address}) on http://{config.api_host}:{config.api_port}")
@@ -88,7 +85,7 @@ def reindex(config_path: Path, as_json: bool) -> None:
 
     config = node_config(config_path)
     try:
-        running = Node.open(config)
+        running = Node(config)
     except (NodeSetupError, WalletError) as exc:
         fail_usage(str(exc))
     events = running.index.reindex()
@@ -105,7 +102,7 @@ def reindex(config_path: Path, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def create_key(config_path: Path, name: str, scopes: str, as_json: bool) -> None:
     """Create an API key; its secret is printed this once (the node keeps only a hash)."""
-    from proml.node.runtime import Paths
+    from proml.node.paths import Paths
     from proml.node.services.api_keys import ApiKeyStore, UnknownScope, parse_scopes
 
     config = node_config(config_path)

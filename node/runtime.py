@@ -1,49 +1,43 @@
-"""One running node: its clients, providers and services, built from a `NodeConfig`, and their work.
+"""One running node, as its API sees it: its clients, providers and services, built from a `NodeConfig`.
 
-This is the only place that knows how the layers are wired; the API receives a `Node` and calls its services.
+Here and in `background` (the work that signs, sends, indexes and replicates, in a process of its own) the
+layers are wired; the API receives a `Node` and calls its services.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from proml.contracts import calls
 from proml.contracts.errors import ContractRevert
 from proml.contracts.transitions import AssetKind
 
+from .background import STATUS_FILE, BackgroundError, BackgroundProcess, read_status
 from .clients.chain import ChainClient, ChainClientError
 from .clients.ipfs import IpfsClient, IpfsClientError
-from .clients.wallet import read_passphrase
+from .clients.wallet import keystore_address
 from .config import NodeConfig
+from .paths import Paths
 from .providers.blockchain import BlockchainProvider
-from .providers.signer import Signer
 from .providers.storage import StorageProvider
-from .services.api_keys import FILE_NAME as API_KEYS_FILE
 from .services.api_keys import ApiKeyStore
 from .services.capture import CaptureService
 from .services.governance import GovernanceService
 from .services.index import Index
 from .services.outbox import Outbox
 from .services.query import Query
-from .services.replicate import STATE_FILE as REPLICATION_FILE
-from .services.replicate import Replicator
-from .services.submitter import Submitter, wait_or_stop
+from .services.submitter import wait_or_stop
 from .services.verify import VerifyService
 
 log = logging.getLogger(__name__)
 
-OUTBOX_FILE = "outbox.db"
-INDEX_FILE = "index.db"
-INDEX_INTERVAL = 0.25
 CHAIN_WAIT = 60.0
-WORK_STOP_TIMEOUT = 30.0
-CHECKPOINT_INTERVAL = 2.0
+# How often the node looks whether its background process still runs, and waits before restarting it.
+SUPERVISE_INTERVAL = 1.0
+RESTART_DELAY = 5.0
 
 
 class NodeSetupError(Exception):
@@ -62,68 +56,36 @@ def _wait_for_chain(client: ChainClient, url: str, timeout: float = CHAIN_WAIT) 
             time.sleep(0.5)
 
 
-@dataclass(frozen=True)
-class Paths:
-    outbox: Path
-    index: Path
-    api_keys: Path
-
-    @classmethod
-    def of(cls, data_dir: Path) -> Paths:
-        return cls(data_dir / OUTBOX_FILE, data_dir / INDEX_FILE, data_dir / API_KEYS_FILE)
-
-
 class Node:
-    def __init__(self, config: NodeConfig, signer: Signer) -> None:
+    """What the API serves: captures into the outbox, reads from the index, verifies. It holds no key; the
+    background process (started by `start`) signs and sends, follows the chain and replicates."""
+
+    def __init__(self, config: NodeConfig) -> None:
         if not config.registry:
             raise NodeSetupError(
                 "chain.registry is empty: set it to the consortium's registry (or use `proml devnet up`)"
             )
         self.config = config
         paths = Paths.of(config.data_dir)
+        self.address = keystore_address(config.keystore)
         self.outbox = Outbox(paths.outbox)
         self.api_keys = ApiKeyStore(paths.api_keys)
         self.chain_client = ChainClient(config.chain_url)
         chain_id = _wait_for_chain(self.chain_client, config.chain_url)
-        self.chain = BlockchainProvider(
-            self.chain_client,
-            signer,
-            chain_id,
-            confirmations=config.confirmations,
-            next_nonce=self.outbox.next_nonce(signer.address),
-            on_nonce_reserved=lambda n: self.outbox.store_next_nonce(signer.address, n),
+        self.chain = BlockchainProvider.reader(
+            self.chain_client, chain_id, self.address, confirmations=config.confirmations
         )
-        # The API's requests and the background work run on two event loops (see `start`): each has its
-        # own IPFS client, since an async HTTP client belongs to one loop.
         self.ipfs = IpfsClient(config.ipfs_api)
         self.storage = StorageProvider(self.ipfs, config.digest_algorithm)
-        self._work_ipfs = IpfsClient(config.ipfs_api)
-        work_storage = StorageProvider(self._work_ipfs, config.digest_algorithm)
+        # Created here, before the background process opens it: one process makes the schema.
         self.index = Index(paths.index, self.chain, config.registry, config.confirmations)
         self.query = Query(self.index)
-        self.capture = CaptureService(
-            self.outbox, config.org, signer.address, config.registry, self.asset_kind
-        )
+        self.capture = CaptureService(self.outbox, config.org, self.address, config.registry, self.asset_kind)
         self.governance = GovernanceService(self.outbox)
         self.verify = VerifyService(self.query, self.storage, self.chain, config.registry)
-        self.submitter = Submitter(self.outbox, self.chain, work_storage, config.registry, self.query.records)
-        self.replicator = Replicator(
-            self.query, work_storage, signer.address, config.replication, config.data_dir / REPLICATION_FILE
-        )
-        self._stop = asyncio.Event()
-        self._worker: threading.Thread | None = None
-        self._work_loop: asyncio.AbstractEventLoop | None = None
-        self._index_error: str | None = None
-
-    @classmethod
-    def open(cls, config: NodeConfig) -> Node:
-        """Decrypt the key (passphrase from the environment or a file) and build the node."""
-        passphrase = read_passphrase(config.passphrase_env, config.passphrase_file)
-        return cls(config, Signer.from_keystore(config.keystore, passphrase))
-
-    @property
-    def address(self) -> str:
-        return str(self.chain.address)
+        self.background = BackgroundProcess(config, chain_id)
+        self._supervisor: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     def asset_kind(self, address: str) -> AssetKind | None:
         """From the index, or this node's own registrations, or else the registry (the index may lag)."""
@@ -142,70 +104,57 @@ class Node:
 
     # -- background work --------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Start the submitter, the document pins, the index and the replicator on a thread and event loop
-        of their own, so that their work never delays the API's acknowledgements."""
-        started = threading.Event()
-        self._worker = threading.Thread(target=self._work, args=(started,), name="proml-work", daemon=True)
-        self._worker.start()
-        started.wait()
-
-    def _work(self, started: threading.Event) -> None:
-        async def main() -> None:
-            self._work_loop = asyncio.get_running_loop()
-            self._stop = asyncio.Event()
-            started.set()
-            await asyncio.gather(
-                self.submitter.run(self._stop),
-                self.submitter.run_pins(self._stop),
-                self._follow_chain(),
-                self.replicator.run(self._stop),
-                self._checkpoint_outbox(),
-            )
-            await self._work_ipfs.aclose()
-
+    def start_background(self) -> None:
+        """Start the background process and wait until it runs; `NodeSetupError` says why it does not
+        (e.g. no passphrase, or a wrong one)."""
+        if self.background.running:
+            return
         try:
-            asyncio.run(main())
-        except Exception:
-            log.exception("the node's background work stopped")
-            raise
+            self.background.start()
+        except BackgroundError as exc:
+            raise NodeSetupError(str(exc)) from None
+
+    async def start(self) -> None:
+        """Start the background process (if `start_background` has not) and keep it running."""
+        self._stopping = asyncio.Event()
+        await asyncio.to_thread(self.start_background)
+        self._supervisor = asyncio.create_task(self._supervise())
 
     async def stop(self) -> None:
-        if self._worker is not None and self._work_loop is not None:
-            self._work_loop.call_soon_threadsafe(self._stop.set)
-            await asyncio.to_thread(self._worker.join, WORK_STOP_TIMEOUT)
+        self._stopping.set()
+        if self._supervisor is not None:
+            await self._supervisor
+        await asyncio.to_thread(self.background.stop)
         await self.ipfs.aclose()
-        self.replicator.close()
         self.index.close()
         self.outbox.close()
 
-    async def _follow_chain(self) -> None:
-        while not self._stop.is_set():
+    async def _supervise(self) -> None:
+        """Restart the background process if it dies: the outbox holds what it had not sent yet."""
+        while not self._stopping.is_set():
+            await wait_or_stop(self._stopping, SUPERVISE_INTERVAL)
+            if self._stopping.is_set() or self.background.running:
+                continue
+            log.error("the background process exited (code %s); restarting it", self.background.exit_code)
             try:
-                await asyncio.to_thread(self.index.sync)
-                self._index_error = None
-            except ChainClientError as exc:
-                self._index_error = f"{type(exc).__name__}: {exc}"
-                log.warning("index: %s", self._index_error)
-            await wait_or_stop(self._stop, INDEX_INTERVAL)
-
-    async def _checkpoint_outbox(self) -> None:
-        while not self._stop.is_set():
-            await asyncio.to_thread(self.outbox.checkpoint)
-            await wait_or_stop(self._stop, CHECKPOINT_INTERVAL)
+                await asyncio.to_thread(self.background.start)
+            except BackgroundError as exc:
+                log.error("the background process did not start: %s", exc)
+                await wait_or_stop(self._stopping, RESTART_DELAY)
 
     # -- health -----------------------------------------------------------------------------------
 
     async def health(self) -> dict[str, Any]:
         chain = await asyncio.to_thread(self._chain_health)
         ipfs = await self._ipfs_health()
-        index: dict[str, Any] = {"cursor": self.index.cursor, "error": self._index_error}
+        background = self._background_status()
+        index: dict[str, Any] = {"cursor": self.index.cursor, "error": background.get("index_error")}
         try:
             index["lag"] = await asyncio.to_thread(self.index.lag)
         except ChainClientError:
             index["lag"] = None
-        outbox = {"depth": self.outbox.depth(), "error": self.submitter.last_error}
-        ok = bool(chain["ok"] and ipfs["ok"])
+        outbox = {"depth": self.outbox.depth(), "error": background.get("submitter_error")}
+        ok = bool(chain["ok"] and ipfs["ok"] and self.background.running)
         return {
             "status": "ok" if ok else "degraded",
             "org": self.config.org,
@@ -215,8 +164,18 @@ class Node:
             "ipfs": ipfs,
             "outbox": outbox,
             "index": index,
-            "replication": self.replicator.status(),
+            "background": {"running": self.background.running, "pid": self.background.pid},
+            "replication": background.get("replication", {"policy": self.config.replication}),
         }
+
+    def _background_status(self) -> dict[str, Any]:
+        """What the background process last reported (nothing from a process that no longer runs)."""
+        if not self.background.running:
+            return {"submitter_error": "the background process is not running", "index_error": None}
+        status = read_status(self.config.data_dir / STATUS_FILE)
+        if status is None or status.get("pid") != self.background.pid:
+            return {}  # not reported yet
+        return status
 
     def _chain_health(self) -> dict[str, Any]:
         try:

@@ -19,7 +19,8 @@ router = APIRouter(prefix="/v1", tags=["node"])
 
 @router.get("/health")
 async def health(request: Request) -> JSONResponse:
-    """Chain, IPFS, outbox depth and index lag. 200 when the chain and IPFS answer, else 503."""
+    """Chain, IPFS, outbox depth, index lag, background process. 200 when the chain and IPFS answer and
+    the background process runs, else 503."""
     node = node_of(request)
     report = await node.health()
     return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)

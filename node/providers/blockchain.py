@@ -167,12 +167,13 @@ class NonceManager:
 
 
 class BlockchainProvider:
-    """Sends transactions signed by `signer` through `client`, to the chain with id `chain_id`."""
+    """Sends transactions signed by `signer` through `client`, to the chain with id `chain_id`; without a
+    signer (`reader`), only reads."""
 
     def __init__(
         self,
         client: ChainClient,
-        signer: Signer,
+        signer: Signer | None,
         chain_id: int,
         *,
         confirmations: int = 1,
@@ -187,6 +188,7 @@ class BlockchainProvider:
     ) -> None:
         self.client = client
         self.signer = signer
+        self._reads_as = ""
         self.chain_id = chain_id
         self.confirmations = confirmations
         self.gas_margin_percent = gas_margin_percent
@@ -199,9 +201,23 @@ class BlockchainProvider:
         self._sent: dict[str, dict[str, Any]] = {}
         self._sent_lock = threading.Lock()
 
+    @classmethod
+    def reader(
+        cls, client: ChainClient, chain_id: int, address: str, *, confirmations: int = 1
+    ) -> BlockchainProvider:
+        """A provider that reads the chain (calls come from `address`) and holds no key: it cannot send."""
+        reader = cls(client, None, chain_id, confirmations=confirmations)
+        reader._reads_as = address
+        return reader
+
     @property
     def address(self) -> str:
-        return str(self.signer.address)
+        return self._reads_as if self.signer is None else str(self.signer.address)
+
+    def _signer(self) -> Signer:
+        if self.signer is None:
+            raise BlockchainProviderError("this provider only reads the chain: it has no key to sign with")
+        return self.signer
 
     def check_chain(self) -> None:
         """Raise `ChainIdMismatch` unless the endpoint serves the configured chain."""
@@ -333,7 +349,7 @@ class BlockchainProvider:
     def sign(self, tx: Mapping[str, Any]) -> SignedTransaction:
         """Sign a complete transaction (nonce included) without sending it."""
         unsigned = {k: v for k, v in tx.items() if k != "from"}
-        raw = self.signer.sign_transaction(dict(unsigned))
+        raw = self._signer().sign_transaction(dict(unsigned))
         signed = SignedTransaction("0x" + keccak(raw).hex(), raw, int(tx["nonce"]))
         with self._sent_lock:
             self._sent[signed.hash] = dict(tx)

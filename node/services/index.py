@@ -169,7 +169,8 @@ def address_word(address: str) -> str:
 
 
 class Index:
-    """The SQLite index of one registry. Thread-safe: API threads read while one thread syncs."""
+    """The SQLite index of one registry. One instance syncs (the node's background process); others, in
+    that process or another, read consistent snapshots meanwhile. Thread-safe."""
 
     def __init__(
         self,
@@ -207,12 +208,13 @@ class Index:
 
     @property
     def cursor(self) -> int:
-        """The last indexed block (`start_block - 1` before anything was indexed)."""
-        return self._cursor.block_number
+        """The last indexed block (`start_block - 1` before anything was indexed), by whichever syncs."""
+        return self.cursor_position().block_number
 
     def cursor_position(self) -> Cursor:
         """The last indexed block with its hash (the hash is None before anything was indexed)."""
-        return self._cursor
+        with self._db_lock:
+            return self._load_cursor()
 
     def sync(self) -> int:
         """Index every new confirmed block; the number of events stored (after a reorg: re-stored)."""
@@ -235,7 +237,7 @@ class Index:
 
     def lag(self) -> int:
         """Blocks on the chain not yet indexed: head minus cursor (confirmation depth included)."""
-        return max(0, int(self._chain.block_number()) - self._cursor.block_number)
+        return max(0, int(self._chain.block_number()) - self.cursor)
 
     def reindex(self) -> int:
         """Drop every table and rebuild from `start_block`; the number of events stored."""
@@ -253,12 +255,22 @@ class Index:
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
-        """The connection, for reads only, with writers held off (a consistent view across queries)."""
+        """The connection, for reads only, in one read transaction: its queries see one snapshot, whatever
+        a sync (here or in another process) commits meanwhile."""
         with self._db_lock:
-            yield self._db
+            if self._db.in_transaction:  # nested in another reading()
+                yield self._db
+                return
+            self._db.execute("BEGIN")
+            try:
+                yield self._db
+            finally:
+                self._db.execute("COMMIT")
 
     def is_asset(self, address: str) -> bool:
-        return to_checksum_address(address) in self._assets
+        with self.reading() as db:
+            row = db.execute("SELECT 1 FROM assets WHERE address = ?", (to_checksum_address(address),))
+            return row.fetchone() is not None
 
     # -- schema and state -------------------------------------------------------------------------
 

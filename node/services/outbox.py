@@ -8,6 +8,7 @@ it created the first time instead of recording twice.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import sqlite3
 import threading
@@ -18,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 
 class OutboxStatus(StrEnum):
@@ -113,11 +114,15 @@ class _Request:
 
 
 class Outbox:
-    """One SQLite file; safe to share between the API's threads and the worker."""
+    """One SQLite file; safe to share between the API's threads and the background process's."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        # Writers of both processes take this file lock in turn. SQLite's own lock would do, but a writer
+        # that finds it taken sleeps and polls (1, 2, 5, 10 ms...), which an acknowledgement cannot afford;
+        # a waiter on the file lock wakes the moment it is released.
+        self._writers = path.with_name(path.name + ".lock").open("a")
         self._commit_lock = threading.Lock()
         self._pending_lock = threading.Lock()
         self._pending: list[_Request] = []
@@ -134,6 +139,7 @@ class Outbox:
         self.checkpoint()
         with self._lock:
             self._db.close()
+            self._writers.close()
 
     def checkpoint(self) -> None:
         """Move what the WAL holds into the database file, without blocking writers."""
@@ -382,7 +388,7 @@ class Outbox:
     @contextmanager
     def _transaction(self, *, durable: bool = True) -> Iterator[None]:
         """One write transaction under the lock; `durable=False` commits without waiting for the disk."""
-        with self._lock:
+        with self._lock, _locked(self._writers):
             if not durable:
                 self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("BEGIN IMMEDIATE")
@@ -396,6 +402,15 @@ class Outbox:
                     self._db.execute("COMMIT")
                 if not durable:
                     self._db.execute("PRAGMA synchronous=FULL")
+
+
+@contextmanager
+def _locked(handle: IO[str]) -> Iterator[None]:
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _entry(row: tuple[Any, ...]) -> OutboxEntry:

@@ -29,10 +29,9 @@ from typing import Any
 import httpx
 
 from proml.devnet import devnet
-from proml.devnet.anvil import dev_keys
+from proml.node import background
 from proml.node.clients.chain import ChainClient
 from proml.node.providers.blockchain import BlockchainProvider
-from proml.node.providers.signer import Signer
 from proml.node.services.index import Index
 from proml.node.services.outbox import Outbox
 
@@ -99,6 +98,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _name(pid: int) -> str:
+    return Path(f"/proc/{pid}/comm").read_text().strip()
+
+
+def children(pid: int) -> list[int]:
+    """The processes `pid` started (the node's background process), from /proc (Linux)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
 def measure_outbox_alone(folder: Path, samples: int) -> list[float]:
     """Enqueue latencies (ms) of an outbox on the same disk, one every 20 ms, nothing else running."""
     outbox = Outbox(folder / "alone" / "outbox.db")
@@ -131,7 +142,7 @@ def measure_throughput(url: str, key: str, asset: str, records: int) -> float:
 
 def measure_reindex(chain_url: str, registry: str, folder: Path) -> tuple[float, int]:
     client = ChainClient(chain_url)
-    reader = BlockchainProvider(client, Signer(dev_keys()[0]), client.chain_id())
+    reader = BlockchainProvider.reader(client, client.chain_id(), registry)
     index = Index(folder / "index.db", reader, registry)
     try:
         started = time.perf_counter()
@@ -154,11 +165,14 @@ def run(folder: Path, ack_samples: int, records: int) -> dict[str, Any]:
             wait_drained(http)
             unpaced = measure_ack(http, asset, ack_samples, None)
             wait_drained(http)
-        pids = {name: p["pid"] for name, p in status["processes"].items()}
+        pids = {name.split(":")[0]: p["pid"] for name, p in status["processes"].items()}
+        (pids["node background"],) = [
+            child for child in children(pids["node"]) if _name(child) == background.PROCESS_NAME
+        ]
         before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         client_before = time.process_time()
         per_second = measure_throughput(org["node_url"], org["api_key"], asset, records)
-        cpu = {name.split(":")[0]: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
+        cpu = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
         cpu["client"] = time.process_time() - client_before
         reindex_s, events = measure_reindex(status["chain_url"], status["registry"], folder)
     finally:

@@ -19,6 +19,7 @@ from proml.node.providers.signer import Signer
 from proml.node.runtime import Node
 from proml.node.services.api_keys import Scope
 from tests.integration.ipfs_daemons import daemon_set
+from tests.integration.keystores import write_keystore
 from tests.integration.polling import eventually, wait_entry
 
 # Recorded by digest only: nothing uploaded.
@@ -34,15 +35,17 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
         deployer = BlockchainProvider(anvil.client(), Signer(key), anvil.chain_id)
         artifact = load_artifact("ProML")
         registry = deployer.deploy_contract(artifact.bytecode, artifact.abi, ["A"])
+        keystore, passphrase_file = write_keystore(base / "key", key)
         config = NodeConfig(
             org="A",
             data_dir=base / "data",
-            keystore=base / "unused-keystore.json",
+            keystore=keystore,
+            passphrase_file=passphrase_file,
             chain_url=anvil.url,
             registry=registry,
             ipfs_api=daemon.api,
         )
-        node = Node(config, Signer(key))
+        node = Node(config)
         with TestClient(create_app(node)) as test_client:
             test_client.keys = {  # type: ignore[attr-defined]
                 scope: node.api_keys.create(scope.value, (scope,))[1] for scope in Scope

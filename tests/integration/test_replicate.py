@@ -26,12 +26,12 @@ from proml.devnet.ipfs import IpfsDaemon
 from proml.node.api.app import create_app
 from proml.node.clients.ipfs import IpfsClient
 from proml.node.config import NodeConfig
-from proml.node.providers.signer import Signer
 from proml.node.providers.storage import StorageProvider
 from proml.node.runtime import Node
 from proml.node.services.api_keys import Scope
 from proml.node.services.replicate import Replicator
 from tests.integration.ipfs_daemons import DaemonSet, daemon_set, stop_process
+from tests.integration.keystores import write_keystore
 from tests.integration.polling import eventually, wait_entry
 
 WAIT = 60.0
@@ -59,11 +59,15 @@ class Consortium:
     unrelated: dict[str, Any]
 
 
-def _config(name: str, registry: str, anvil_url: str, daemon: IpfsDaemon, base: Path) -> NodeConfig:
+def _config(
+    name: str, key: bytes, registry: str, anvil_url: str, daemon: IpfsDaemon, base: Path
+) -> NodeConfig:
+    keystore, passphrase_file = write_keystore(base / name / "key", key)
     return NodeConfig(
         org=name,
         data_dir=base / name / "data",
-        keystore=base / name / "unused-keystore.json",
+        keystore=keystore,
+        passphrase_file=passphrase_file,
         chain_url=anvil_url,
         registry=registry,
         ipfs_api=daemon.api,
@@ -79,8 +83,8 @@ def consortium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Consortium]
         daemon_b = daemons.start("b", bootstrap=[daemon_a.swarm_addr])
         key_a, key_b = anvil.keys[0], anvil.keys[1]
         registry = found(anvil.client(), None, [("A", key_a), ("B", key_b)])
-        node_a = Node(_config("A", registry, anvil.url, daemon_a, base), Signer(key_a))
-        node_b = Node(_config("B", registry, anvil.url, daemon_b, base), Signer(key_b))
+        node_a = Node(_config("A", key_a, registry, anvil.url, daemon_a, base))
+        node_b = Node(_config("B", key_b, registry, anvil.url, daemon_b, base))
         with TestClient(create_app(node_a)) as client_a, TestClient(create_app(node_b)) as client_b:
             a = Org(node_a, client_a, daemon_a, node_a.api_keys.create("test", tuple(Scope))[1])
             b = Org(node_b, client_b, daemon_b, node_b.api_keys.create("test", tuple(Scope))[1])
@@ -136,16 +140,29 @@ def _wait_pinned(org: Org, *cids: str) -> None:
 def test_a_pins_what_its_model_depends_on(consortium: Consortium) -> None:
     used = consortium.used
     _wait_pinned(consortium.a, used["content"]["cid"], used["record_cid"])
-    replication = consortium.a.client.get("/v1/health").json()["replication"]
+
+    def reported() -> dict[str, Any] | None:
+        # The background process reports to the health endpoint about once a second.
+        replication: dict[str, Any] = consortium.a.client.get("/v1/health").json()["replication"]
+        return replication if replication.get("pinned", 0) >= 1 else None
+
+    replication = eventually(reported, "A's health report counts the pins")
     assert replication["policy"] == "dependencies"
-    assert replication["pinned"] >= 1 and replication["payloads"] >= 1
+    assert replication["payloads"] >= 1
 
 
 def test_dependencies_policy_leaves_unrelated_assets_alone(consortium: Consortium) -> None:
     a, unrelated = consortium.a, consortium.unrelated
-    # A's replicator knows the unrelated dataset (its index has it) and does not want it.
+    # A replicator by A's policy over A's index knows the unrelated dataset and does not want it.
     assert a.node.query.asset(unrelated["asset"]) is not None
-    assert all(w.asset != unrelated["asset"] for w in a.node.replicator.wanted())
+    replicator = Replicator(
+        a.node.query, a.node.storage, a.node.address, "dependencies", consortium.base / "scratch.db"
+    )
+    try:
+        wanted = replicator.wanted()
+    finally:
+        replicator.close()
+    assert wanted and all(w.asset != unrelated["asset"] for w in wanted)
     assert not _pinned(a, unrelated["content"]["cid"])
     assert not _pinned(a, unrelated["record_cid"])
 
