@@ -181,6 +181,7 @@ def test_records_queued_while_the_chain_is_down_land_once_after_a_sigkill(
 ) -> None:
     b = orgs["B"]
     _, asset = register_dataset(b, os.urandom(100), "outage")
+    background = b.http.get("/v1/health").json()["background"]["pid"]
     processes = devnet.status(root)["processes"]
     os.kill(processes["anvil"]["pid"], signal.SIGTERM)
     wait_stopped(root, "anvil")
@@ -192,6 +193,8 @@ def test_records_queued_while_the_chain_is_down_land_once_after_a_sigkill(
     eventually(
         lambda: None if devnet.status(root)["processes"]["node:B"]["running"] else True, "B's node dies"
     )
+    # Its background process dies with it: no orphan goes on sending from B's outbox.
+    eventually(lambda: True if _gone(background) else None, "B's background process dies with its node")
     devnet.up(root)  # restarts the chain on its saved state, and B's node on its outbox
     entries = [b.final({"id": i}) for i in ids]
     history = orgs["A"].indexed(asset, 21)["history"]
@@ -199,6 +202,14 @@ def test_records_queued_while_the_chain_is_down_land_once_after_a_sigkill(
     assert len(history) == 21
     for entry in entries:
         assert digests.count(entry["record_digest"]) == 1
+
+
+def _gone(pid: int) -> bool:
+    """No such process, or only its zombie left for its new parent to reap."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
 
 
 def test_keys_scopes_and_malformed_requests_over_http(orgs: dict[str, Org]) -> None:

@@ -3,8 +3,12 @@ queries and the API's errors, through the HTTP API (FastAPI's TestClient runs th
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,9 +18,9 @@ from proml.contracts.artifacts import load_artifact
 from proml.devnet.anvil import running_anvil
 from proml.node.api.app import create_app
 from proml.node.config import NodeConfig
-from proml.node.providers.blockchain import BlockchainProvider
+from proml.node.providers.blockchain import BlockchainProvider, BlockchainProviderError
 from proml.node.providers.signer import Signer
-from proml.node.runtime import Node
+from proml.node.runtime import Node, NodeSetupError
 from proml.node.services.api_keys import Scope
 from tests.integration.ipfs_daemons import daemon_set
 from tests.integration.keystores import write_keystore
@@ -50,6 +54,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
             test_client.keys = {  # type: ignore[attr-defined]
                 scope: node.api_keys.create(scope.value, (scope,))[1] for scope in Scope
             }
+            test_client.node = node  # type: ignore[attr-defined]
             yield test_client
 
 
@@ -87,6 +92,42 @@ def test_health_reports_chain_ipfs_outbox_and_index(client: TestClient) -> None:
     assert health["chain"]["ok"] and health["ipfs"]["ok"]
     assert {"depth", "error"} <= set(health["outbox"])
     assert {"cursor", "lag"} <= set(health["index"])
+
+
+def test_a_background_process_that_dies_is_started_again(client: TestClient) -> None:
+    first = client.get("/v1/health").json()["background"]
+    assert first["running"] and first["pid"] != os.getpid()
+    os.kill(first["pid"], signal.SIGKILL)
+
+    def restarted() -> dict[str, Any] | None:
+        background: dict[str, Any] = client.get("/v1/health").json()["background"]
+        return background if background["running"] and background["pid"] != first["pid"] else None
+
+    eventually(restarted, "the node starts a new background process", timeout=60)
+    registered = client.post("/v1/models", json={"name": "after"}, headers=auth(client, Scope.WRITE))
+    assert wait_for(client, registered.json()["id"])["status"] == "final"
+
+
+def test_a_wrong_passphrase_stops_the_node_before_it_serves(client: TestClient, tmp_path: Path) -> None:
+    config: NodeConfig = client.node.config  # type: ignore[attr-defined]
+    wrong = tmp_path / "wrong-passphrase"
+    wrong.write_text("not-the-passphrase\n")
+    node = Node(replace(config, data_dir=tmp_path / "data", passphrase_file=wrong))
+    try:
+        with pytest.raises(NodeSetupError) as refused:
+            node.start_background()
+        assert "passphrase" in str(refused.value)
+        assert "not-the-passphrase" not in str(refused.value)
+        assert not node.background.running
+    finally:
+        asyncio.run(node.stop())
+
+
+def test_the_api_side_of_a_node_holds_no_key(client: TestClient) -> None:
+    node: Node = client.node  # type: ignore[attr-defined]
+    assert node.chain.signer is None
+    with pytest.raises(BlockchainProviderError, match="no key"):
+        node.chain.sign({"nonce": 0, "to": node.address, "gas": 21000})
 
 
 def test_register_dataset_then_record_on_its_pending_reference(client: TestClient) -> None:

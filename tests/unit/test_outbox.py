@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import fcntl
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -116,8 +118,9 @@ import sys
 from pathlib import Path
 from proml.node.services.outbox import Outbox
 box = Outbox(Path(sys.argv[1]))
+prefix = sys.argv[3] if len(sys.argv) > 3 else "key"
 for n in range(int(sys.argv[2])):
-    entry, _ = box.enqueue("record", {"n": n}, f"key-{n}")
+    entry, _ = box.enqueue("record", {"n": n, "by": prefix}, f"{prefix}-{n}")
     print(entry.id, flush=True)   # the acknowledgement
 sys.stdin.read()                  # wait to be killed
 """
@@ -143,3 +146,49 @@ def test_every_acknowledged_entry_survives_sigkill(tmp_path: Path) -> None:
         assert [e.id for e in box.queued(100)] == acknowledged
     finally:
         box.close()
+
+
+def _writer(path: Path, count: int, prefix: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(path), str(count), prefix],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_writers_in_several_processes_lose_nothing(tmp_path: Path) -> None:
+    """The API's process and the background process write to one outbox; so do these three."""
+    path = tmp_path / "outbox.sqlite"
+    box = Outbox(path)
+    writers = [_writer(path, 100, f"p{i}") for i in range(2)]
+    try:
+        here = [box.enqueue("record", {"n": n}, f"here-{n}")[0].id for n in range(100)]
+        acknowledged = set(here)
+        for writer in writers:
+            assert writer.stdout is not None
+            acknowledged |= {writer.stdout.readline().strip() for _ in range(100)}
+        assert len(acknowledged) == 300
+        assert {e.id for e in box.queued(1000)} == acknowledged
+    finally:
+        for writer in writers:
+            writer.kill()
+            writer.wait(10)
+        box.close()
+
+
+def test_a_writer_waits_for_the_lock_another_process_holds(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite"
+    Outbox(path).close()
+    with (tmp_path / "outbox.sqlite.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        writer = _writer(path, 1, "waiting")
+        try:
+            assert writer.stdout is not None
+            readable, _, _ = select.select([writer.stdout], [], [], 2.0)
+            assert not readable, "acknowledged while another process held the writers' lock"
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            assert writer.stdout.readline().strip()
+        finally:
+            writer.kill()
+            writer.wait(10)
