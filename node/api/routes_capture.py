@@ -39,7 +39,7 @@ async def upload_payload(request: Request) -> dict[str, Any]:
     return {"digest": str(stored.digest), "cid": str(stored.cid), "size": stored.size}
 
 
-def _register(kind: str, body: RegistrationRequest, request: Request, key: str | None) -> JSONResponse:
+async def _register(kind: str, body: RegistrationRequest, request: Request, key: str | None) -> JSONResponse:
     registration = Registration(
         kind=kind,
         name=body.name,
@@ -47,27 +47,27 @@ def _register(kind: str, body: RegistrationRequest, request: Request, key: str |
         ancestors=body.ancestors,
         **body.described(),
     )
-    return acknowledged(*node_of(request).capture.register(registration, key))
+    return acknowledged(*await node_of(request).capture.register(registration, key))
 
 
 @router.post("/datasets", status_code=202, dependencies=[Depends(require(Scope.WRITE))])
-def register_dataset(
+async def register_dataset(
     body: RegistrationRequest, request: Request, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     """Register a dataset. Acknowledged once durable; the asset's address follows in /v1/outbox/{id}."""
-    return _register("dataset", body, request, idempotency_key)
+    return await _register("dataset", body, request, idempotency_key)
 
 
 @router.post("/models", status_code=202, dependencies=[Depends(require(Scope.WRITE))])
-def register_model(
+async def register_model(
     body: RegistrationRequest, request: Request, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     """Register a model; `ancestors` are the datasets and base models it derives from."""
-    return _register("model", body, request, idempotency_key)
+    return await _register("model", body, request, idempotency_key)
 
 
 @router.post("/assets/{asset}/records", status_code=202, dependencies=[Depends(require(Scope.WRITE))])
-def record_activity(
+async def record_activity(
     asset: str,
     body: RecordRequest,
     request: Request,
@@ -81,25 +81,25 @@ def record_activity(
         outputs=[a.model_dump(exclude_none=True) for a in body.outputs],
         **body.described(),
     )
-    return acknowledged(*node_of(request).capture.record(record, idempotency_key))
+    return acknowledged(*await node_of(request).capture.record(record, idempotency_key))
 
 
 @router.post("/assets/{asset}/anchors", status_code=202, dependencies=[Depends(require(Scope.WRITE))])
-def anchor(
+async def anchor(
     asset: str, body: AnchorRequest, request: Request, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     """Anchor a Merkle root (the provenance tracker's) on a model, before or after training."""
     record = Anchor(asset=asset, root=body.root, phase=body.phase, **body.described())
-    return acknowledged(*node_of(request).capture.anchor(record, idempotency_key))
+    return acknowledged(*await node_of(request).capture.anchor(record, idempotency_key))
 
 
 @router.post("/assets/{asset}/rollbacks", status_code=202, dependencies=[Depends(require(Scope.WRITE))])
-def rollback(
+async def rollback(
     asset: str, body: RollbackRequest, request: Request, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     """Return a model to the state an earlier accepted record entered; the node builds the proof."""
     record = Rollback(asset=asset, to_seq=body.to_seq, reason=body.reason, **body.described())
-    return acknowledged(*node_of(request).capture.rollback(record, idempotency_key))
+    return acknowledged(*await node_of(request).capture.rollback(record, idempotency_key))
 
 
 @router.get("/outbox/{entry_id}", dependencies=[Depends(require(Scope.READ))])

@@ -100,7 +100,11 @@ UNSPECIFIED_ENVIRONMENT: Mapping[str, Any] = {"python": "unspecified", "packages
 
 
 class CaptureService:
-    """`asset_kind(address)` says what kind an existing asset is (None if the chain has no such asset)."""
+    """`asset_kind(address)` says what kind an existing asset is (None if the chain has no such asset).
+
+    Writes are validated and stored on the API's event loop, without a thread (see
+    `Outbox.enqueue_on_loop`): validation reads memory, SQLite (whose readers never wait for a writer) and,
+    only for an asset this node has never seen, the chain."""
 
     def __init__(
         self,
@@ -117,7 +121,9 @@ class CaptureService:
         # An asset's kind never changes: once known, the acknowledgement path need not ask again.
         self._kinds: dict[str, AssetKind] = {}
 
-    def register(self, request: Registration, idempotency_key: str | None = None) -> tuple[OutboxEntry, bool]:
+    async def register(
+        self, request: Registration, idempotency_key: str | None = None
+    ) -> tuple[OutboxEntry, bool]:
         kind = KINDS.get(request.kind)
         if kind is None:
             raise CaptureError("kind", f"{request.kind!r} is not an asset kind: use dataset or model")
@@ -143,12 +149,11 @@ class CaptureService:
             request=request,
         )
         payload = {"kind": request.kind, "ancestors": ancestors, "document": document}
-        entry: tuple[OutboxEntry, bool] = self._outbox.enqueue(
-            REGISTER, payload, idempotency_key, request_hash(request)
-        )
-        return entry
+        return await self._outbox.enqueue_on_loop(REGISTER, payload, idempotency_key, request_hash(request))
 
-    def record(self, request: ActivityRecord, idempotency_key: str | None = None) -> tuple[OutboxEntry, bool]:
+    async def record(
+        self, request: ActivityRecord, idempotency_key: str | None = None
+    ) -> tuple[OutboxEntry, bool]:
         asset, kind = self._asset_ref("asset", request.asset)
         activity = _activity(request.activity, kind)
         inputs = [self._artifact(f"inputs[{i}]", a) for i, a in enumerate(request.inputs)]
@@ -162,12 +167,9 @@ class CaptureService:
             request=request,
         )
         payload = {"asset": asset, "kind": kind.name.lower(), "document": document}
-        entry: tuple[OutboxEntry, bool] = self._outbox.enqueue(
-            RECORD, payload, idempotency_key, request_hash(request)
-        )
-        return entry
+        return await self._outbox.enqueue_on_loop(RECORD, payload, idempotency_key, request_hash(request))
 
-    def anchor(self, request: Anchor, idempotency_key: str | None = None) -> tuple[OutboxEntry, bool]:
+    async def anchor(self, request: Anchor, idempotency_key: str | None = None) -> tuple[OutboxEntry, bool]:
         asset = self._model_ref(request.asset)
         if not isinstance(request.root, str) or not _ROOT.fullmatch(request.root):
             raise CaptureError("root", f"{request.root!r} is not a Merkle root: 0x and 64 hex digits")
@@ -178,12 +180,11 @@ class CaptureService:
             asset=asset, activity=ANCHOR, inputs=(), outputs=(), parameters=parameters, request=request
         )
         payload = {"asset": asset, "kind": "model", "document": document}
-        entry: tuple[OutboxEntry, bool] = self._outbox.enqueue(
-            ANCHOR, payload, idempotency_key, request_hash(request)
-        )
-        return entry
+        return await self._outbox.enqueue_on_loop(ANCHOR, payload, idempotency_key, request_hash(request))
 
-    def rollback(self, request: Rollback, idempotency_key: str | None = None) -> tuple[OutboxEntry, bool]:
+    async def rollback(
+        self, request: Rollback, idempotency_key: str | None = None
+    ) -> tuple[OutboxEntry, bool]:
         asset = self._model_ref(request.asset)
         if isinstance(request.to_seq, bool) or not isinstance(request.to_seq, int) or request.to_seq < 0:
             raise CaptureError("to_seq", "expected the seq (0 or more) of an earlier accepted record")
@@ -194,10 +195,7 @@ class CaptureService:
             asset=asset, activity=ROLLBACK, inputs=(), outputs=(), parameters=parameters, request=request
         )
         payload = {"asset": asset, "kind": "model", "document": document}
-        entry: tuple[OutboxEntry, bool] = self._outbox.enqueue(
-            ROLLBACK, payload, idempotency_key, request_hash(request)
-        )
-        return entry
+        return await self._outbox.enqueue_on_loop(ROLLBACK, payload, idempotency_key, request_hash(request))
 
     def entry(self, entry_id: str) -> OutboxEntry:
         return self._outbox.get(entry_id)

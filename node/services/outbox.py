@@ -8,6 +8,8 @@ it created the first time instead of recording twice.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import fcntl
 import json
 import sqlite3
@@ -111,6 +113,14 @@ class _Request:
     entry: OutboxEntry | None = None
     created: bool = False
     error: Exception | None = None
+    # Set once stored, for a request from an event loop (`enqueue_on_loop`).
+    stored: asyncio.Future[None] | None = None
+
+    def outcome(self) -> tuple[OutboxEntry, bool]:
+        if self.error is not None:
+            raise self.error
+        assert self.entry is not None
+        return self.entry, self.created
 
 
 class Outbox:
@@ -126,6 +136,7 @@ class Outbox:
         self._commit_lock = threading.Lock()
         self._pending_lock = threading.Lock()
         self._pending: list[_Request] = []
+        self._loop_pending: list[_Request] = []
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
@@ -165,8 +176,7 @@ class Outbox:
         Group commit: requests that arrive while another commit waits for the disk are stored together,
         in one transaction and one disk sync, by whichever of their threads gets there first.
         """
-        text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
-        request = _Request(kind, text, idempotency_key, request_hash)
+        request = _Request(kind, _text(payload), idempotency_key, request_hash)
         with self._pending_lock:
             self._pending.append(request)
         with self._commit_lock:
@@ -174,10 +184,37 @@ class Outbox:
                 with self._pending_lock:
                     batch, self._pending = self._pending, []
                 self._store(batch)
-        if request.error is not None:
-            raise request.error
-        assert request.entry is not None
-        return request.entry, request.created
+        return request.outcome()
+
+    async def enqueue_on_loop(
+        self,
+        kind: str,
+        payload: Mapping[str, Any],
+        idempotency_key: str | None = None,
+        request_hash: str | None = None,
+    ) -> tuple[OutboxEntry, bool]:
+        """`enqueue`, for a coroutine, without a thread: the requests that reach this point in one pass of
+        the event loop are stored together (one transaction, one disk sync) by a callback that runs once
+        they are all in. The loop itself waits for that sync. Every request waiting here waits for it
+        anyway, and handing each request to a thread and back costs more than the sync does, in wake-ups
+        that a busy machine delays."""
+        loop = asyncio.get_running_loop()
+        stored = loop.create_future()
+        request = _Request(kind, _text(payload), idempotency_key, request_hash, stored=stored)
+        self._loop_pending.append(request)
+        if len(self._loop_pending) == 1:
+            loop.call_soon(self._store_loop_pending)
+        await stored
+        return request.outcome()
+
+    def _store_loop_pending(self) -> None:
+        batch, self._loop_pending = self._loop_pending, []
+        with self._commit_lock, contextlib.suppress(Exception):  # each request holds its error
+            self._store(batch)
+        for request in batch:
+            # A waiter cancelled meanwhile (its client went away) finds its entry stored all the same.
+            if request.stored is not None and not request.stored.done():
+                request.stored.set_result(None)
 
     def _store(self, batch: list[_Request]) -> None:
         try:
@@ -411,6 +448,10 @@ def _locked(handle: IO[str]) -> Iterator[None]:
         yield
     finally:
         fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _text(payload: Mapping[str, Any]) -> str:
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"))
 
 
 def _entry(row: tuple[Any, ...]) -> OutboxEntry:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import os
 import select
@@ -15,6 +16,7 @@ from proml.node.services.outbox import (
     IdempotencyConflict,
     IllegalTransition,
     Outbox,
+    OutboxEntry,
     OutboxStatus,
     UnknownEntry,
 )
@@ -192,3 +194,34 @@ def test_a_writer_waits_for_the_lock_another_process_holds(tmp_path: Path) -> No
         finally:
             writer.kill()
             writer.wait(10)
+
+
+def test_requests_of_one_event_loop_pass_are_stored_together(outbox: Outbox) -> None:
+    async def main() -> list[tuple[OutboxEntry, bool] | BaseException]:
+        first, _ = await outbox.enqueue_on_loop("record", {"n": "first"}, "key")
+        assert outbox.get(first.id).status == OutboxStatus.QUEUED
+        requests = [outbox.enqueue_on_loop("record", {"n": n}) for n in range(20)]
+        requests.append(outbox.enqueue_on_loop("record", {"n": "other"}, "key"))  # a conflict
+        requests.append(outbox.enqueue_on_loop("record", {"n": "first"}, "key"))  # a retry
+        return await asyncio.gather(*requests, return_exceptions=True)
+
+    results = asyncio.run(main())
+    stored = [r for r in results[:20] if isinstance(r, tuple)]
+    assert len({entry.id for entry, created in stored if created}) == 20
+    assert isinstance(results[20], IdempotencyConflict)
+    retried = results[21]
+    assert isinstance(retried, tuple) and retried[1] is False and retried[0].payload == {"n": "first"}
+    assert len(outbox.queued(100)) == 21
+
+
+def test_a_cancelled_request_on_the_loop_is_stored_and_others_are_answered(outbox: Outbox) -> None:
+    async def main() -> tuple[OutboxEntry, bool]:
+        cancelled = asyncio.ensure_future(outbox.enqueue_on_loop("record", {"n": "gone"}))
+        answered = asyncio.ensure_future(outbox.enqueue_on_loop("record", {"n": "kept"}))
+        await asyncio.sleep(0)  # both are waiting for the store
+        cancelled.cancel()
+        return await answered
+
+    entry, created = asyncio.run(main())
+    assert created and entry.payload == {"n": "kept"}
+    assert sorted(e.payload["n"] for e in outbox.queued(10)) == ["gone", "kept"]
