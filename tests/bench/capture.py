@@ -8,7 +8,8 @@
 - records_per_s: records sent by several clients at once, from the first request until the last record is
   final on chain (the submitter batches with recordBatch);
 - reindex_s: time to rebuild an index of the whole chain from scratch;
-- cpu_s: CPU seconds each process spent during the records-per-second run (where the time goes);
+- cpu_s: CPU seconds each process spent during the records-per-second run (where the time goes), and
+  the CPU time the hypervisor gave to other machines meanwhile (steal: how noisy the machine was);
 - outbox_sync_ms: the same outbox acknowledging alone, with nothing else running (what the disk allows).
 
 Run with `make bench` or `python -m tests.bench.capture [--json PATH] [--records N]`.
@@ -98,6 +99,12 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def stolen_seconds() -> float:
+    """CPU time the hypervisor gave to other machines so far, all CPUs together (Linux's `steal`)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()
+    return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+
+
 def _name(pid: int) -> str:
     return Path(f"/proc/{pid}/comm").read_text().strip()
 
@@ -170,10 +177,11 @@ def run(folder: Path, ack_samples: int, records: int) -> dict[str, Any]:
             child for child in children(pids["node"]) if _name(child) == background.PROCESS_NAME
         ]
         before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-        client_before = time.process_time()
+        client_before, stolen_before = time.process_time(), stolen_seconds()
         per_second = measure_throughput(org["node_url"], org["api_key"], asset, records)
         cpu = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
         cpu["client"] = time.process_time() - client_before
+        cpu["stolen by the hypervisor"] = stolen_seconds() - stolen_before
         reindex_s, events = measure_reindex(status["chain_url"], status["registry"], folder)
     finally:
         devnet.down(folder / "devnet")
