@@ -10,7 +10,9 @@
 - reindex_s: time to rebuild an index of the whole chain from scratch;
 - cpu_s: CPU seconds each process spent during the records-per-second run (where the time goes), and
   the CPU time the hypervisor gave to other machines meanwhile (steal: how noisy the machine was);
-- outbox_sync_ms: the same outbox acknowledging alone, with nothing else running (what the disk allows).
+- outbox_sync_ms: the same outbox acknowledging alone, with nothing else running (what the disk allows);
+- floor_ack_ms: a bare ASGI app that stores each request in SQLite, asked like the node at 50 per second
+  (what this machine allows an acknowledgement over HTTP, without ProML; see http_floor.py).
 
 Run with `make bench` or `python -m tests.bench.capture [--json PATH] [--records N]`.
 """
@@ -35,6 +37,7 @@ from proml.node.clients.chain import ChainClient
 from proml.node.providers.blockchain import BlockchainProvider
 from proml.node.services.index import Index
 from proml.node.services.outbox import Outbox
+from tests.bench import http_floor
 
 TARGETS = {"ack_p99_ms": 10.0, "records_per_s": 300.0}
 ACK_SAMPLES = 500
@@ -186,6 +189,7 @@ def run(folder: Path, ack_samples: int, records: int) -> dict[str, Any]:
     finally:
         devnet.down(folder / "devnet")
     alone = measure_outbox_alone(folder, ack_samples)
+    floor = http_floor.measure(folder / "floor", ack_samples, PACED_PER_SECOND)
     return {
         "ack_ms": {**summary(ack), "per_second": PACED_PER_SECOND},
         "ack_ms_unpaced": summary(unpaced),
@@ -196,6 +200,7 @@ def run(folder: Path, ack_samples: int, records: int) -> dict[str, Any]:
         "clients": CLIENTS,
         "cpu_s": cpu,
         "outbox_sync_ms": summary(alone),
+        "floor_ack_ms": summary(floor),
     }
 
 
@@ -218,6 +223,9 @@ def main() -> None:
     print(f"CPU seconds during the records-per-second run: {cpu}")
     alone = figures["outbox_sync_ms"]
     print(f"the outbox alone (nothing else running): p50 {alone['p50']:.2f} ms, p99 {alone['p99']:.2f} ms")
+    floor = figures["floor_ack_ms"]
+    print(f"a bare ASGI app + SQLite at {PACED_PER_SECOND:.0f}/s: ", end="")
+    print(f"p50 {floor['p50']:.2f} ms, p99 {floor['p99']:.2f} ms")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
