@@ -211,7 +211,7 @@ class IpfsClient:
         endpoint: str,
         params: Sequence[tuple[str, str]] = (),
         *,
-        content: AsyncIterable[bytes] | None = None,
+        content: bytes | AsyncIterable[bytes] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         try:
@@ -277,7 +277,8 @@ class IpfsClient:
         if not contents:
             return []
         parts = [(f"{i}", _single(data)) for i, data in enumerate(contents)]
-        results = await self._add_parts(parts, cid_version, None, pin, False)
+        # Already in memory and small: one body with a length, not a chunk per boundary and per file.
+        results = await self._add_parts(parts, cid_version, None, pin, False, buffered=True)
         if len(results) != len(contents):
             raise IpfsError(f"{len(results)} results for {len(contents)} files", status=200, endpoint="add")
         return results
@@ -289,16 +290,19 @@ class IpfsClient:
         raw_leaves: bool | None,
         pin: bool,
         only_hash: bool,
+        *,
+        buffered: bool = False,
     ) -> list[AddResult]:
         params = [("cid-version", str(cid_version)), ("pin", _bool(pin)), ("only-hash", _bool(only_hash))]
         if raw_leaves is not None:
             params.append(("raw-leaves", _bool(raw_leaves)))
         params.append(("chunker", "size-262144"))
         boundary = "proml-" + secrets.token_hex(16)
+        stream = _multipart(boundary, parts)
         response = await self._post(
             "add",
             params,
-            content=_multipart(boundary, parts),
+            content=b"".join([chunk async for chunk in stream]) if buffered else stream,
             headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
         )
         results = []

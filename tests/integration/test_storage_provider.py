@@ -63,3 +63,17 @@ def test_a_payload_with_another_digest_is_refused_and_not_kept(pair: DaemonSet, 
     asyncio.run(scenario())
     assert not (tmp_path / "fetched").exists()
     assert not (tmp_path / "fetched.partial").exists()
+
+
+def test_documents_added_in_one_request_come_back_in_order(pair: DaemonSet) -> None:
+    a, _ = pair.daemons
+    documents = [b'{"seq":1}', b"", b'{"seq":3,"notes":"' + b"x" * 5000 + b'"}']
+
+    async def scenario() -> list[bytes]:
+        async with a.client() as on_a:
+            provider = StorageProvider(on_a)
+            cids = await provider.add_documents(documents, pin=False)
+            assert len(set(cids)) == 3
+            return [await provider.fetch_bytes(cid, max_size=10_000) for cid in cids]
+
+    assert asyncio.run(scenario()) == documents
