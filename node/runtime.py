@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from proml.contracts import calls
+from proml.contracts.addresses import checksum
 from proml.contracts.errors import ContractRevert
 from proml.contracts.transitions import AssetKind
 
@@ -67,7 +68,7 @@ class Node:
             )
         self.config = config
         paths = Paths.of(config.data_dir)
-        self.address = keystore_address(config.keystore)
+        self.address = checksum(keystore_address(config.keystore))
         self.outbox = Outbox(paths.outbox)
         self.api_keys = ApiKeyStore(paths.api_keys)
         self.chain_client = ChainClient(config.chain_url)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eth_utils import to_checksum_address
 from fastapi.testclient import TestClient
 
 from proml.contracts.artifacts import load_artifact
@@ -92,6 +93,8 @@ def test_health_reports_chain_ipfs_outbox_and_index(client: TestClient) -> None:
     assert health["chain"]["ok"] and health["ipfs"]["ok"]
     assert {"depth", "error"} <= set(health["outbox"])
     assert {"cursor", "lag"} <= set(health["index"])
+    # The organisation's address, read from its keystore without decrypting it, in its EIP-55 form.
+    assert health["address"] == to_checksum_address(health["address"]) != health["address"].lower()
 
 
 def test_a_background_process_that_dies_is_started_again(client: TestClient) -> None:
