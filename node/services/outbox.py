@@ -365,7 +365,7 @@ class Outbox:
 
     def store_next_nonce(self, address: str, next_nonce: int) -> None:
         """Persist the next nonce to use, so that a restart never reuses one that is in flight."""
-        with self._lock:
+        with self._transaction():
             self._db.execute(
                 "INSERT INTO nonces (address, next_nonce) VALUES (?, ?)"
                 " ON CONFLICT(address) DO UPDATE SET next_nonce = MAX(next_nonce, excluded.next_nonce)",

@@ -7,6 +7,7 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -225,3 +226,29 @@ def test_a_cancelled_request_on_the_loop_is_stored_and_others_are_answered(outbo
     entry, created = asyncio.run(main())
     assert created and entry.payload == {"n": "kept"}
     assert sorted(e.payload["n"] for e in outbox.queued(10)) == ["gone", "kept"]
+
+
+def test_every_kind_of_write_waits_for_the_writers_lock(tmp_path: Path) -> None:
+    """A write outside the lock would meet the other process's transaction in SQLite's busy handler,
+    which sleeps and polls: the acknowledgement it holds up would wait milliseconds too long."""
+    box = Outbox(tmp_path / "outbox.sqlite")
+    entry, _ = box.enqueue("record", {"n": 1})
+    writes = [
+        lambda: box.enqueue("record", {"n": 2}),
+        lambda: box.store_next_nonce("0x" + "ab" * 20, 7),
+        lambda: box.mark_submitted([entry.id], "0x" + "cd" * 32, "f8"),
+        lambda: box.set_results({entry.id: {"seq": 1}}),
+    ]
+    try:
+        for write in writes:
+            with (tmp_path / "outbox.sqlite.lock").open("a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                done = threading.Event()
+                writer = threading.Thread(target=lambda w=write, d=done: (w(), d.set()))
+                writer.start()
+                assert not done.wait(0.5), "a write went ahead while another process held the lock"
+                fcntl.flock(lock, fcntl.LOCK_UN)
+                assert done.wait(10)
+                writer.join()
+    finally:
+        box.close()
