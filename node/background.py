@@ -76,8 +76,8 @@ class Background:
             signer,
             chain_id,
             confirmations=config.confirmations,
+            # The submitter stores each next nonce with the signed transaction (`mark_submitted`).
             next_nonce=self.outbox.next_nonce(signer.address),
-            on_nonce_reserved=lambda n: self.outbox.store_next_nonce(signer.address, n),
         )
         self.ipfs = IpfsClient(config.ipfs_api)
         storage = StorageProvider(self.ipfs, config.digest_algorithm)

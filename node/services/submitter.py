@@ -340,7 +340,12 @@ class Submitter:
             for single in run:  # find the one the chain refuses; the others go alone
                 await self._send([single])
             return
-        self._outbox.mark_submitted([p.entry.id for p in run], signed.hash, signed.raw.hex())
+        self._outbox.mark_submitted(
+            [p.entry.id for p in run],
+            signed.hash,
+            signed.raw.hex(),
+            next_nonce=(self._chain.address, signed.nonce + 1),
+        )
         self._last_sent = time.monotonic()
         try:
             await asyncio.to_thread(self._chain.broadcast, signed)

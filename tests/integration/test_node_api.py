@@ -126,6 +126,15 @@ def test_a_wrong_passphrase_stops_the_node_before_it_serves(client: TestClient, 
         asyncio.run(node.stop())
 
 
+def test_the_next_nonce_is_stored_with_each_signed_transaction(client: TestClient) -> None:
+    node: Node = client.node  # type: ignore[attr-defined]
+    registered = client.post("/v1/models", json={"name": "nonce"}, headers=auth(client, Scope.WRITE))
+    wait_for(client, registered.json()["id"])
+    sent = node.chain_client.get_transaction_count(node.address, "latest")
+    # Every transaction the background process sent was stored first, with the nonce after it.
+    assert node.outbox.next_nonce(node.address) == sent
+
+
 def test_the_api_side_of_a_node_holds_no_key(client: TestClient) -> None:
     node: Node = client.node  # type: ignore[attr-defined]
     assert node.chain.signer is None

@@ -110,9 +110,11 @@ def test_illegal_transition_changes_nothing(outbox: Outbox) -> None:
 
 def test_nonce_only_moves_up(outbox: Outbox) -> None:
     address = "0x" + "AB" * 20
+    first, second = (outbox.enqueue("record", {"n": n})[0] for n in range(2))
     assert outbox.next_nonce(address) is None
-    outbox.store_next_nonce(address, 5)
-    outbox.store_next_nonce(address.lower(), 3)
+    outbox.mark_submitted([first.id], "0xabc", "f8", next_nonce=(address, 5))
+    assert outbox.next_nonce(address) == 5
+    outbox.mark_submitted([second.id], "0xdef", "f8", next_nonce=(address.lower(), 3))
     assert outbox.next_nonce(address) == 5
 
 
@@ -235,8 +237,7 @@ def test_every_kind_of_write_waits_for_the_writers_lock(tmp_path: Path) -> None:
     entry, _ = box.enqueue("record", {"n": 1})
     writes = [
         lambda: box.enqueue("record", {"n": 2}),
-        lambda: box.store_next_nonce("0x" + "ab" * 20, 7),
-        lambda: box.mark_submitted([entry.id], "0x" + "cd" * 32, "f8"),
+        lambda: box.mark_submitted([entry.id], "0x" + "cd" * 32, "f8", next_nonce=("0x" + "ab" * 20, 7)),
         lambda: box.set_results({entry.id: {"seq": 1}}),
     ]
     try:
