@@ -305,12 +305,14 @@ class Outbox:
 
         `next_nonce` (sender, nonce after this transaction's) is stored in the same transaction and disk
         sync: a nonce matters from the moment a transaction with it may be sent, which is after this."""
-        with self._transaction():
-            self._set_status(
-                list(entry_ids), OutboxStatus.SUBMITTED, tx_hash=tx_hash, raw_tx=raw_tx, count_attempt=True
-            )
-            if next_nonce is not None:
-                self._raise_nonce(*next_nonce)
+        self._move(
+            entry_ids,
+            OutboxStatus.SUBMITTED,
+            tx_hash=tx_hash,
+            raw_tx=raw_tx,
+            count_attempt=True,
+            next_nonce=next_nonce,
+        )
 
     def set_result(self, entry_id: str, result: Mapping[str, Any]) -> None:
         """Merge `result` into what the entry reports (record digest and CID, asset, seq, accepted...)."""
@@ -403,61 +405,41 @@ class Outbox:
         error: str | None = None,
         clear_tx: bool = False,
         count_attempt: bool = False,
+        next_nonce: tuple[str, int] | None = None,
     ) -> None:
+        ids = list(entry_ids)
         # What must survive a crash of the machine: a signed transaction before it is sent (else a
         # second one could be made for the same entries) and a final failure. Other moves can be
         # learned again from the chain, so they skip the disk sync; they still survive a crash of
         # the process (WAL).
         durable = raw_tx is not None or status == OutboxStatus.FAILED
         with self._transaction(durable=durable):
-            self._set_status(
-                list(entry_ids),
-                status,
-                tx_hash=tx_hash,
-                block_number=block_number,
-                raw_tx=raw_tx,
-                error=error,
-                clear_tx=clear_tx,
-                count_attempt=count_attempt,
-            )
-
-    def _set_status(
-        self,
-        ids: list[str],
-        status: OutboxStatus,
-        *,
-        tx_hash: str | None = None,
-        block_number: int | None = None,
-        raw_tx: str | None = None,
-        error: str | None = None,
-        clear_tx: bool = False,
-        count_attempt: bool = False,
-    ) -> None:
-        """`_move`'s update, inside the caller's transaction."""
-        for entry_id in ids:
-            current = self._get(entry_id).status
-            if status not in _NEXT[current]:
-                raise IllegalTransition(f"entry {entry_id} cannot go from {current} to {status}")
-            self._db.execute(
-                "UPDATE entries SET status = ?, updated_at = ?,"
-                " tx_hash = CASE WHEN ? THEN NULL ELSE COALESCE(?, tx_hash) END,"
-                " raw_tx = CASE WHEN ? THEN NULL ELSE COALESCE(?, raw_tx) END,"
-                " block_number = CASE WHEN ? THEN NULL ELSE COALESCE(?, block_number) END,"
-                " error = COALESCE(?, error), attempts = attempts + ? WHERE id = ?",
-                (
-                    status.value,
-                    time.time(),
-                    clear_tx,
-                    tx_hash,
-                    clear_tx,
-                    raw_tx,
-                    clear_tx,
-                    block_number,
-                    error,
-                    int(count_attempt),
-                    entry_id,
-                ),
-            )
+            for entry_id in ids:
+                current = self._get(entry_id).status
+                if status not in _NEXT[current]:
+                    raise IllegalTransition(f"entry {entry_id} cannot go from {current} to {status}")
+                self._db.execute(
+                    "UPDATE entries SET status = ?, updated_at = ?,"
+                    " tx_hash = CASE WHEN ? THEN NULL ELSE COALESCE(?, tx_hash) END,"
+                    " raw_tx = CASE WHEN ? THEN NULL ELSE COALESCE(?, raw_tx) END,"
+                    " block_number = CASE WHEN ? THEN NULL ELSE COALESCE(?, block_number) END,"
+                    " error = COALESCE(?, error), attempts = attempts + ? WHERE id = ?",
+                    (
+                        status.value,
+                        time.time(),
+                        clear_tx,
+                        tx_hash,
+                        clear_tx,
+                        raw_tx,
+                        clear_tx,
+                        block_number,
+                        error,
+                        int(count_attempt),
+                        entry_id,
+                    ),
+                )
+            if next_nonce is not None:
+                self._raise_nonce(*next_nonce)
 
     @contextmanager
     def _transaction(self, *, durable: bool = True) -> Iterator[None]:
