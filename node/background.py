@@ -181,7 +181,7 @@ class BackgroundProcess:
         process = context.Process(
             target=main,
             args=(self._config, self._chain_id, os.getpid(), logging.getLogger().level, send),
-            name="proml-background",
+            name=PROCESS_NAME,
             daemon=True,
         )
         process.start()

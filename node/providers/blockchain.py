@@ -185,10 +185,11 @@ class BlockchainProvider:
         next_nonce: int | None = None,
         on_nonce_reserved: Callable[[int], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        reads_as: str = "",
     ) -> None:
         self.client = client
         self.signer = signer
-        self._reads_as = ""
+        self._reads_as = reads_as  # the account calls come from, without a signer
         self.chain_id = chain_id
         self.confirmations = confirmations
         self.gas_margin_percent = gas_margin_percent
@@ -206,9 +207,7 @@ class BlockchainProvider:
         cls, client: ChainClient, chain_id: int, address: str, *, confirmations: int = 1
     ) -> BlockchainProvider:
         """A provider that reads the chain (calls come from `address`) and holds no key: it cannot send."""
-        reader = cls(client, None, chain_id, confirmations=confirmations)
-        reader._reads_as = address
-        return reader
+        return cls(client, None, chain_id, confirmations=confirmations, reads_as=address)
 
     @property
     def address(self) -> str:
