@@ -199,7 +199,13 @@ def test_a_writer_waits_for_the_lock_another_process_holds(tmp_path: Path) -> No
             writer.wait(10)
 
 
-def test_requests_of_one_event_loop_pass_are_stored_together(outbox: Outbox) -> None:
+def test_requests_of_one_event_loop_pass_are_stored_together(
+    outbox: Outbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batches: list[int] = []
+    store = outbox._store
+    monkeypatch.setattr(outbox, "_store", lambda batch: (batches.append(len(batch)), store(batch)))
+
     async def main() -> list[tuple[OutboxEntry, bool] | BaseException]:
         first, _ = await outbox.enqueue_on_loop("record", {"n": "first"}, "key")
         assert outbox.get(first.id).status == OutboxStatus.QUEUED
@@ -215,6 +221,7 @@ def test_requests_of_one_event_loop_pass_are_stored_together(outbox: Outbox) -> 
     retried = results[21]
     assert isinstance(retried, tuple) and retried[1] is False and retried[0].payload == {"n": "first"}
     assert len(outbox.queued(100)) == 21
+    assert batches == [1, 22]  # the first alone, then the 22 of one pass in one transaction
 
 
 def test_a_cancelled_request_on_the_loop_is_stored_and_others_are_answered(outbox: Outbox) -> None:
