@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
-from proml.sdk import Node
+from proml.sdk import Node, TransitionRejected
 from proml.sdk.client import NO_DIGEST, Entry
 
 from . import files
@@ -88,7 +89,10 @@ def report_entry(node: Node, view: dict[str, Any], wait: bool, as_json: bool) ->
     refused is kept on chain, but the command did not do what was asked: exit 1."""
     entry = Entry(node, view)
     if wait:
-        entry.wait(WAIT_TIMEOUT)
+        with warnings.catch_warnings():
+            # The CLI says it in its own words, below.
+            warnings.simplefilter("ignore", TransitionRejected)
+            entry.wait(WAIT_TIMEOUT)
     view = entry.view
     if as_json:
         print_json(view)
@@ -100,11 +104,14 @@ def report_entry(node: Node, view: dict[str, Any], wait: bool, as_json: bool) ->
         if not wait:
             click.echo("Add --wait to wait for the chain; `proml history ASSET` shows it once indexed.")
     if view.get("accepted") is False:
-        click.echo(
-            f"The state machine refused {view['activity']}: the record is kept with accepted=false. "
-            "`proml history` shows the state it was in.",
-            err=True,
-        )
+        if entry.rejection is not None:
+            click.echo(f"Refused: {entry.rejection}", err=True)
+        else:
+            click.echo(
+                f"The state machine refused {view['activity']}: the record is kept with accepted=false. "
+                "`proml history` shows the state it was in.",
+                err=True,
+            )
         raise SystemExit(EXIT_CHECK_FAILED)
 
 
@@ -301,20 +308,29 @@ def history_command(node: Node, target: Target, asset: str, as_json: bool) -> No
 @json_option
 @with_node
 def verify_command(node: Node, target: Target, asset: str, file: Path, as_json: bool) -> None:
-    """Is FILE the one recorded for ASSET? Exit 0 if it is (OK), 1 if not (MISMATCH)."""
+    """Is FILE the one recorded for ASSET? Exit 0 if an accepted record holds it (OK); 1 if only records
+    the state machine refused hold it (REJECTED_ONLY) or none does (MISMATCH)."""
     report = files.verify(node, asset, file)
     if as_json:
         print_json(report)
     else:
         click.echo(f"{report['result']}: {file} ({report['file'].get('sha256', '')})")
-        _print_recorded(report["matches"] if report["ok"] else report["recorded"], report["ok"])
+        click.echo(_VERDICTS.get(report["result"], "what is recorded for the asset:"))
+        shown = report["recorded"] if report["result"] == "MISMATCH" else report["matches"]
+        for e in shown:
+            refused = "" if e["accepted"] else f" ({REFUSED})"
+            click.echo(
+                f"  seq {e['seq']} {e['activity']} {e['where']} {e['digest']} by {who(e)} at "
+                f"{e['timestamp']}{refused}"
+            )
     if not report["ok"]:
         raise SystemExit(EXIT_CHECK_FAILED)
 
 
-def _print_recorded(entries: Sequence[dict[str, Any]], ok: bool) -> None:
-    click.echo("recorded as:" if ok else "what is recorded for the asset instead:")
-    for e in entries:
-        click.echo(
-            f"  seq {e['seq']} {e['activity']} {e['where']} {e['digest']} by {who(e)} at {e['timestamp']}"
-        )
+REFUSED = "REFUSED by the state machine: accepted=false"
+_VERDICTS = {
+    "OK": "recorded as:",
+    "REJECTED_ONLY": "the only records of this file were refused by the state machine (accepted=false): "
+    "they are kept on chain, but prove nothing about the asset. Refused records:",
+    "MISMATCH": "no record of the asset holds this file; what is recorded for it instead:",
+}

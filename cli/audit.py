@@ -4,13 +4,10 @@ and write a report (Markdown and JSON) of who did what when and of the gaps foun
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
-import httpx
 
 from proml.records import rfc3339
 from proml.sdk import Node, ProMLError
@@ -18,95 +15,38 @@ from proml.sdk import Node, ProMLError
 from . import audit_checks
 from .connection import Target, fail, with_node
 from .exit_codes import EXIT_CHECK_FAILED
-from .files import problem_detail
 from .output import json_option, print_json
 
 PAGE = 1000
-DOCUMENT_TIMEOUT = 30.0
 
 
-class Payloads:
-    """Record documents and payloads fetched through the node's `GET /v1/payloads/{cid}`; each CID is
-    tried once per audit."""
-
-    def __init__(self, target: Target, timeout: float) -> None:
-        self._http = httpx.Client(
-            base_url=target.url,
-            headers={"Authorization": f"Bearer {target.api_key}"},
-            timeout=timeout,
-            trust_env=False,
-        )
-        self._seen: dict[str, str | None] = {}
-
-    def close(self) -> None:
-        self._http.close()
-
-    def document(self, cid: str) -> dict[str, Any] | None:
-        """A record document, or None if it cannot be had (the verification result says why)."""
-        try:
-            response = self._http.get(f"/v1/payloads/{cid}", timeout=DOCUMENT_TIMEOUT)
-            document = response.json() if response.is_success else None
-        except (httpx.HTTPError, ValueError):
-            return None
-        return document if isinstance(document, dict) else None
-
-    def problem(self, cid: str, digest: str | None) -> str | None:
-        """None if the node can serve the payload (its CID and digest checked), else why not. The node
-        checks the content before its first byte, so the answer's status is enough: the body is not read."""
-        if cid not in self._seen:
-            params = {"digest": digest} if digest else {}
-            try:
-                with self._http.stream("GET", f"/v1/payloads/{cid}", params=params) as response:
-                    self._seen[cid] = None if response.is_success else self._detail(response)
-            except httpx.TimeoutException:
-                self._seen[cid] = "no node served it in time"
-            except httpx.HTTPError as exc:
-                self._seen[cid] = f"{type(exc).__name__}: {exc}"
-        return self._seen[cid]
-
-    @staticmethod
-    def _detail(response: httpx.Response) -> str:
-        response.read()
-        return f"{response.status_code}: {problem_detail(response)}"
+def payload_entries(verification: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each file a record document names by CID (asset inputs are audited as assets), as the node's
+    verification streamed and checked it against its CID and digest (`available` None when payloads were
+    not checked)."""
+    return [
+        {
+            "seq": p["seq"],
+            "where": p["where"],
+            "name": p["name"],
+            "cid": p["cid"],
+            "digest": p["digest"],
+            "available": p["ok"],
+            "error": p["problem"],
+        }
+        for p in verification.get("payloads", [])
+    ]
 
 
-def payload_entries(payloads: Payloads | None, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each file a record document names by CID (asset inputs are audited as assets), and whether the
-    node can serve it (`available` None when payloads are not checked)."""
-    if payloads is None:
-        return []
-    found = []
-    for record in history:
-        document = payloads.document(record["record_cid"]) if record["record_cid"] else None
-        if document is None:
-            continue  # the verification result reports a missing document
-        artifacts = [("input", a) for a in document.get("inputs", [])]
-        artifacts += [("content" if record["seq"] == 0 else "output", a) for a in document.get("outputs", [])]
-        for where, item in artifacts:
-            if not item.get("cid") or item.get("asset"):
-                continue
-            problem = payloads.problem(item["cid"], item.get("digest"))
-            found.append(
-                {
-                    "seq": record["seq"],
-                    "where": where,
-                    "name": item["name"],
-                    "cid": item["cid"],
-                    "digest": item.get("digest"),
-                    "available": problem is None,
-                    "error": problem,
-                }
-            )
-    return found
-
-
-def audit_asset(node: Node, payloads: Payloads | None, address: str) -> dict[str, Any]:
+def audit_asset(node: Node, address: str, check_payloads: bool, payload_timeout: float) -> dict[str, Any]:
     asset: dict[str, Any] = node.transport.get(f"/v1/assets/{address}")
     try:
-        asset["verification"] = node.transport.get(f"/v1/assets/{address}/verification")
+        asset["verification"] = node.verify_history(
+            address, payloads=check_payloads, payload_timeout=payload_timeout
+        )
     except ProMLError as exc:
         asset["verification"] = {"ok": False, "result": "NOT RUN", "problems": [f"could not verify: {exc}"]}
-    asset["payloads"] = payload_entries(payloads, asset["history"])
+    asset["payloads"] = payload_entries(asset["verification"])
     return asset
 
 
@@ -129,18 +69,6 @@ def scope(node: Node, asset: str | None) -> tuple[list[str], list[dict[str, Any]
     return addresses, edges
 
 
-@contextmanager
-def _payloads(target: Target, check: bool, timeout: float) -> Iterator[Payloads | None]:
-    if not check:
-        yield None
-        return
-    payloads = Payloads(target, timeout)
-    try:
-        yield payloads
-    finally:
-        payloads.close()
-
-
 @click.command("audit")
 @click.argument("asset", required=False)
 @click.option("--all", "audit_all", is_flag=True, help="Audit every asset the node has indexed.")
@@ -152,9 +80,15 @@ def _payloads(target: Target, check: bool, timeout: float) -> Iterator[Payloads 
     show_default=True,
     help="Where to write audit-<asset|all>.md and .json.",
 )
-@click.option("--no-payloads", is_flag=True, help="Do not check that payloads can be fetched.")
 @click.option(
-    "--payload-timeout", type=float, default=30.0, show_default=True, help="Seconds to wait for one payload."
+    "--no-payloads", is_flag=True, help="Do not have the node fetch and check every payload a record names."
+)
+@click.option(
+    "--payload-timeout",
+    type=click.FloatRange(min=0, min_open=True, max=3600),
+    default=60.0,
+    show_default=True,
+    help="Seconds the node waits for one payload.",
 )
 @json_option
 @with_node
@@ -174,8 +108,7 @@ def audit_command(
         fail("name one ASSET, or pass --all (not both)")
     health = node.health()
     addresses, edges = scope(node, asset)
-    with _payloads(target, not no_payloads, payload_timeout) as payloads:
-        assets = [audit_asset(node, payloads, a) for a in addresses]
+    assets = [audit_asset(node, a, not no_payloads, payload_timeout) for a in addresses]
     found = audit_checks.gaps(assets, edges)
     report = {
         "scope": asset or "all",

@@ -8,11 +8,17 @@ and whether the node could fetch it). A gap is something an auditor must look in
   last accepted `train` (a rollback can bring back a validated state after a new training);
 - `verification_failed`: a record document that is missing or disagrees with the chain, or a hash chain
   that does not recompute to the head on chain;
-- `payload_unavailable`: a payload a record names by CID that the node could not fetch;
+- `payload_unavailable`: a payload a record names by CID that the node could not fetch, or whose
+  content does not have that CID and the recorded digest;
 - `dataset_payload_unpublished`: a dataset that other assets were derived from, recorded by digest only:
-  no node holds its content.
+  no node holds its content;
+- `only_rejected_records`: a file (an input, an output) that only records the state machine refused name:
+  nothing accepted vouches for it;
+- `deployed_weights_rejected`: an accepted `deploy` of weights that only refused records produced (the
+  files the deploy names, else those its last accepted `validate` named).
 
-Rejected transitions are listed too, but are not gaps: the chain kept them, which is what it is for.
+Rejected transitions are listed too; a refused record is not a gap by itself (the chain kept it, which is
+what it is for), only the files that have nothing but refused records behind them.
 """
 
 from __future__ import annotations
@@ -30,8 +36,11 @@ def gaps(assets: Sequence[Asset], edges: Sequence[dict[str, Any]]) -> list[dict[
     found: list[dict[str, Any]] = []
     for asset in assets:
         address = asset["address"]
+        recorded = asset["verification"].get("recorded", [])
+        found += _only_rejected(address, recorded)
         if asset["kind"] == "model":
             found += _unvalidated_deploys(asset)
+            found += _rejected_deployed_weights(asset, recorded)
         for problem in asset["verification"].get("problems", []):
             found.append({"gap": "verification_failed", "asset": address, "detail": problem})
         for payload in asset["payloads"]:
@@ -59,6 +68,61 @@ def gaps(assets: Sequence[Asset], edges: Sequence[dict[str, Any]]) -> list[dict[
 
 def _published(asset: Asset) -> bool:
     return any(p["seq"] == 0 and p["where"] == "content" for p in asset["payloads"])
+
+
+def _only_rejected(address: str, recorded: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A gap for each file digest whose every record was refused (`recorded` as the node's verification
+    lists them, one entry per record that names the file)."""
+    holders: dict[str, list[dict[str, Any]]] = {}
+    for entry in recorded:
+        holders.setdefault(entry["digest"], []).append(entry)
+    return [
+        {
+            "gap": "only_rejected_records",
+            "asset": address,
+            "seq": entries[0]["seq"],
+            "detail": f"{digest} is named only by records the state machine refused: "
+            + ", ".join(f"seq {e['seq']} {e['activity']} {e['where']} by {who(e)}" for e in entries),
+        }
+        for digest, entries in holders.items()
+        if not any(e["accepted"] for e in entries)
+    ]
+
+
+def _rejected_deployed_weights(asset: Asset, recorded: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    found = []
+    for record in asset["history"]:
+        if record["activity"] != "deploy" or not record["accepted"]:
+            continue
+        weights = _deployed_weights(asset["history"], recorded, record["seq"])
+        for digest in weights:
+            producers = [e for e in recorded if e["digest"] == digest and e["where"] in ("output", "content")]
+            if producers and not any(e["accepted"] for e in producers):
+                found.append(
+                    {
+                        "gap": "deployed_weights_rejected",
+                        "asset": asset["address"],
+                        "seq": record["seq"],
+                        "detail": f"deployed {digest}, which only refused records produced: "
+                        + ", ".join(f"seq {e['seq']} {e['activity']} by {who(e)}" for e in producers),
+                    }
+                )
+    return found
+
+
+def _deployed_weights(
+    history: Sequence[dict[str, Any]], recorded: Sequence[dict[str, Any]], deploy: int
+) -> list[str]:
+    """The file digests a deploy put in service that a record names: those the deploy names, else those
+    the last accepted validate before it named. (Without either, what is deployed is the last accepted
+    train's output, which an accepted record produced.)"""
+    files: dict[int, list[str]] = {}
+    for entry in recorded:
+        files.setdefault(entry["seq"], []).append(entry["digest"])
+    if files.get(deploy):
+        return files[deploy]
+    validated = [r for r in history if r["seq"] < deploy and r["accepted"] and r["activity"] == "validate"]
+    return files.get(validated[-1]["seq"], []) if validated else []
 
 
 def _unvalidated_deploys(asset: Asset) -> list[dict[str, Any]]:

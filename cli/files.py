@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import click
-import httpx
 
 from proml.content.digest import Hasher
 from proml.sdk import Node
@@ -71,14 +70,3 @@ def verify(node: Node, asset: str, path: Path) -> dict[str, Any]:
     with _progress(readable(path), "hashing") as bar:
         report: dict[str, Any] = node.verify(asset, path, progress=None if bar is None else bar.update)
     return report
-
-
-def problem_detail(response: httpx.Response) -> str:
-    """The `detail` of a problem+json answer, else the start of the body."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict) and body.get("detail"):
-        return f"{body['detail']} [{body.get('code', 'error')}]"
-    return response.text[:200] or response.reason_phrase

@@ -27,6 +27,7 @@ from .providers.storage import StorageProvider
 from .services.api_keys import ApiKeyStore
 from .services.capture import CaptureService
 from .services.governance import GovernanceService
+from .services.identity import ActorName
 from .services.index import Index
 from .services.outbox import Outbox
 from .services.query import Query
@@ -81,7 +82,11 @@ class Node:
         # Created here, before the background process opens it: one process makes the schema.
         self.index = Index(paths.index, self.chain, config.registry, config.confirmations)
         self.query = Query(self.index)
-        self.capture = CaptureService(self.outbox, config.org, self.address, config.registry, self.asset_kind)
+        self.actor_name = ActorName(self.query, self.chain, config.registry, self.address, config.org)
+        log.info("this node's documents name its organisation %r", self.actor_name())
+        self.capture = CaptureService(
+            self.outbox, self.actor_name, self.address, config.registry, self.asset_kind
+        )
         self.governance = GovernanceService(self.outbox)
         self.verify = VerifyService(self.query, self.storage, self.chain, config.registry)
         self.background = BackgroundProcess(config, chain_id)

@@ -13,6 +13,7 @@ from .errors import (
     ProMLError,
     RecordFailed,
     RequestRejected,
+    TransitionRejected,
     WaitTimeout,
 )
 
@@ -29,6 +30,7 @@ __all__ = [
     "Record",
     "RecordFailed",
     "RequestRejected",
+    "TransitionRejected",
     "WaitTimeout",
     "connect",
 ]

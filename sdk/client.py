@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 import traceback
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -18,7 +19,7 @@ from typing import Any, Self
 from proml.content.digest import digest_file
 from proml.records import environment_snapshot, rfc3339
 
-from .errors import ConfigurationError, NotFound, RecordFailed, WaitTimeout
+from .errors import ConfigurationError, NotFound, RecordFailed, TransitionRejected, WaitTimeout
 from .transport import Progress, Transport
 
 # The digest an asset input carries when its content is not known here (a model not yet trained).
@@ -46,6 +47,9 @@ class Entry:
     def __init__(self, node: Node, view: dict[str, Any]) -> None:
         self._node = node
         self.view = view
+        # Once `wait` has seen the record on chain: why the state machine refused it, or None.
+        self.rejection: TransitionRejected | None = None
+        self._history_entry: dict[str, Any] | None = None
 
     @property
     def id(self) -> str:
@@ -61,7 +65,9 @@ class Entry:
 
     def wait(self, timeout: float = 120.0) -> Self:
         """Until the record is final on chain (as many confirmations as the node is set to wait for) and
-        the node's index has its block, so that histories and queries show it."""
+        the node's index has its block, so that histories and queries show it. A record the state machine
+        refused is kept on chain: `wait` then warns (`TransitionRejected`, also kept as `.rejection`) with
+        the state the asset was in and the activities it accepts from there."""
         deadline = time.monotonic() + timeout
         while self.refresh().status != "final":
             if self.status == "failed":
@@ -71,6 +77,9 @@ class Entry:
         while not self._indexed():
             _check_deadline(deadline, f"the node has not indexed outbox entry {self.id} after {timeout}s")
             time.sleep(WAIT_POLL)
+        if self.view.get("accepted") is False and self._history_entry is not None:
+            self.rejection = rejection(self._history_entry)
+            warnings.warn(self.rejection, stacklevel=2)
         return self
 
     def _indexed(self) -> bool:
@@ -78,9 +87,11 @@ class Entry:
         if asset is None or seq is None:
             return True
         try:
-            return bool(self._node.transport.get(f"/v1/assets/{asset}/history", since=seq))
+            found = self._node.transport.get(f"/v1/assets/{asset}/history", since=seq)
         except NotFound:
             return False
+        self._history_entry = found[0] if found else None
+        return bool(found)
 
 
 class Record(Entry):
@@ -301,17 +312,31 @@ class Node:
     def verify(
         self, asset: Asset | str, path: str | os.PathLike[str], *, progress: Progress | None = None
     ) -> dict[str, Any]:
-        """Is this file the one recorded for the asset? `result` is OK or MISMATCH, with who recorded
-        what and when."""
+        """Is this file the one recorded for the asset? `result` is OK (an accepted record holds it),
+        REJECTED_ONLY (only records the state machine refused hold it) or MISMATCH; `ok` is true only for
+        OK. `matches` are the records that hold it, `recorded` every file recorded for the asset, each
+        with who, when and `accepted`."""
         address = asset.address if isinstance(asset, Asset) else asset
         endpoint = f"/v1/assets/{address}/verify"
         report: dict[str, Any] = self.transport.post_file(endpoint, Path(path), progress=progress)
         return report
 
-    def verify_history(self, asset: Asset | str) -> dict[str, Any]:
+    def verify_history(
+        self, asset: Asset | str, *, payloads: bool = False, payload_timeout: float = 60.0
+    ) -> dict[str, Any]:
+        """The node's check of the asset's whole history: every record document against the chain (its
+        actor's name against the member's), the hash chain against the head; with `payloads=True`, also
+        every payload the documents name by CID, streamed from IPFS against its CID and digest
+        (`payloads`, `payload_problems`), each within `payload_timeout` seconds."""
         address = asset.address if isinstance(asset, Asset) else asset
-        report: dict[str, Any] = self.transport.get(f"/v1/assets/{address}/verification")
-        return report
+        endpoint = f"/v1/assets/{address}/verification"
+        if not payloads:
+            report: dict[str, Any] = self.transport.get(endpoint)
+            return report
+        checked: dict[str, Any] = self.transport.get_unhurried(
+            endpoint, payloads="true", payload_timeout=payload_timeout
+        )
+        return checked
 
     # -- helpers for the objects above ------------------------------------------------------------
 
@@ -358,6 +383,27 @@ class Node:
         content = self._content(path, None, publish)
         assert content is not None
         return {"name": name, "kind": "file", **content}
+
+
+def rejection(record: Mapping[str, Any]) -> TransitionRejected:
+    """What to tell of a refused record, from its entry in the asset's history."""
+    activity, state = str(record["activity"]), record.get("from_state")
+    allowed = tuple(record.get("allowed_activities") or ())
+    message = (
+        f"the state machine refused {activity} on {record['asset']} (seq {record['seq']}): the asset was in "
+        f"state {state}"
+    )
+    if allowed:
+        message += f", from which it accepts only {', '.join(allowed)}"
+    message += ". The record is kept on chain with accepted=false; it is no proof of the work it describes."
+    return TransitionRejected(
+        message,
+        asset=str(record["asset"]),
+        seq=int(record["seq"]),
+        activity=activity,
+        state=state,
+        allowed_activities=allowed,
+    )
 
 
 def _check_deadline(deadline: float, message: str) -> None:

@@ -44,3 +44,27 @@ class PayloadMismatch(ProMLError):
 
 class WaitTimeout(ProMLError, TimeoutError):
     """A record was not final in the time given; it is still in the node's outbox and will land."""
+
+
+class TransitionRejected(UserWarning):
+    """A warning, not an error: the state machine refused a recorded activity, and the record is kept on
+    chain with `accepted` false. The asset stayed in `state`, from which it accepts `allowed_activities`
+    (empty for a rollback or an anchor, which have rules of their own). A refused record proves nothing:
+    verification answers REJECTED_ONLY for a file that only refused records hold."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        asset: str,
+        seq: int,
+        activity: str,
+        state: str | None,
+        allowed_activities: tuple[str, ...],
+    ) -> None:
+        super().__init__(message)
+        self.asset = asset
+        self.seq = seq
+        self.activity = activity
+        self.state = state
+        self.allowed_activities = allowed_activities

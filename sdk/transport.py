@@ -13,6 +13,7 @@ from .errors import AuthenticationError, NodeUnavailable, NotFound, PayloadMisma
 UPLOAD_CHUNK = 1 << 20
 # The node answers an upload once IPFS holds all of it: a large file may take a while after its last byte.
 UPLOAD_TIMEOUT = httpx.Timeout(60.0, read=600.0)
+UNHURRIED_TIMEOUT = httpx.Timeout(60.0, read=None)
 Progress = Callable[[int], None]
 
 
@@ -31,6 +32,12 @@ class Transport:
 
     def get(self, path: str, **params: Any) -> Any:
         return self._send("GET", path, params={k: v for k, v in params.items() if v is not None})
+
+    def get_unhurried(self, path: str, **params: Any) -> Any:
+        """A GET the node may take long to answer (it streams payloads to check them first): no read
+        timeout, since the node bounds each payload's fetch itself."""
+        params = {k: v for k, v in params.items() if v is not None}
+        return self._send("GET", path, params=params, timeout=UNHURRIED_TIMEOUT)
 
     def post(self, path: str, body: Any = None, *, idempotency_key: str | None = None) -> Any:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
@@ -15,7 +15,7 @@ from proml.content.cid import CID
 from proml.content.digest import ContentDigest
 
 from ..services.api_keys import Scope
-from ..services.verify import digests_of
+from ..services.verify import PAYLOAD_TIMEOUT, digests_of
 from .auth import require
 from .context import node_of
 from .problems import Problem
@@ -40,7 +40,8 @@ def _parse_cid(text: str) -> CID:
 @router.post("/assets/{address}/verify")
 async def verify_file(address: str, request: Request, digest: str | None = None) -> dict[str, Any]:
     """Is the file in the body (streamed, never held whole) the one recorded for the asset? Or, with
-    `?digest=sha256:...` and no body, is that digest? `ok` false and `result` MISMATCH say it is not."""
+    `?digest=sha256:...` and no body, is that digest? `result` is OK (an accepted record holds it),
+    REJECTED_ONLY (only records the state machine refused hold it: `ok` false) or MISMATCH (`ok` false)."""
     if digest is not None:
         parsed = _parse_digest(digest)
         digests: dict[str, ContentDigest] = {parsed.algorithm: parsed}
@@ -50,9 +51,22 @@ async def verify_file(address: str, request: Request, digest: str | None = None)
 
 
 @router.get("/assets/{address}/verification")
-async def verify_history(address: str, request: Request) -> dict[str, Any]:
-    """Every record document against its on-chain digest, and the hash chain against the head."""
-    return await node_of(request).verify.verify_history(address)
+async def verify_history(
+    address: str,
+    request: Request,
+    payloads: Annotated[
+        bool, Query(description="also stream every payload a record document names by CID, and check it")
+    ] = False,
+    payload_timeout: Annotated[
+        float, Query(gt=0, le=3600, description="seconds IPFS may take to serve one payload")
+    ] = PAYLOAD_TIMEOUT,
+) -> dict[str, Any]:
+    """Every record document against its on-chain digest and fields (the actor's name against the
+    member's on-chain name), and the hash chain against the head; with `?payloads=true`, every payload
+    the documents name by CID against its CID and digest."""
+    return await node_of(request).verify.verify_history(
+        address, payloads=payloads, payload_timeout=payload_timeout
+    )
 
 
 @router.get("/payloads/{cid}")

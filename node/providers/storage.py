@@ -100,6 +100,16 @@ class StorageProvider:
         os.replace(partial, destination)
         return stored
 
+    async def check(
+        self, cid: CID, *, expected_digest: ContentDigest | None = None, timeout: float | None = None
+    ) -> StoredPayload:
+        """Stream `cid` through the hashers, keeping nothing: `PayloadMismatch` unless what IPFS serves has
+        that CID (and digest, if given)."""
+        fingerprinter = _fingerprinter_for(cid, expected_digest, self._algorithm)
+        async for chunk in self._ipfs.cat(cid, timeout=timeout):
+            fingerprinter.update(chunk)
+        return _check(cid, fingerprinter.finish(), expected_digest)
+
     async def fetch_bytes(
         self,
         cid: CID,

@@ -109,13 +109,14 @@ class CaptureService:
     def __init__(
         self,
         outbox: Outbox,
-        org: str,
+        actor_name: Callable[[], str],
         address: str,
         registry: str,
         asset_kind: Callable[[str], AssetKind | None],
     ) -> None:
         self._outbox = outbox
-        self._actor = {"name": org, "address": address.lower()}
+        self._actor_name = actor_name  # the organisation's on-chain name (see identity.ActorName)
+        self._address = address.lower()
         self._registry = registry.lower()
         self._asset_kind = asset_kind
         # An asset's kind never changes: once known, the acknowledgement path need not ask again.
@@ -253,7 +254,7 @@ class CaptureService:
             "schema": SCHEMA,
             "asset": asset,
             "activity": activity,
-            "actor": self._actor,
+            "actor": {"name": self._actor_name(), "address": self._address},
             "inputs": list(inputs),
             "outputs": list(outputs),
             "parameters": dict(parameters),

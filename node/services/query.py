@@ -22,7 +22,15 @@ from proml.content.cid import CID
 from proml.contracts import calls
 from proml.contracts.chain import Record
 from proml.contracts.events import AnchorPhase
-from proml.contracts.transitions import STATES, Activity, AssetKind, MemberStatus, ProposalKind, Role
+from proml.contracts.transitions import (
+    STATES,
+    TRANSITIONS,
+    Activity,
+    AssetKind,
+    MemberStatus,
+    ProposalKind,
+    Role,
+)
 from proml.node.services.index import Index, address_word
 from proml.records import rfc3339
 
@@ -195,6 +203,14 @@ class Query:
                 approvers.setdefault(row["proposal_id"], []).append(row["approver"])
         return [_proposal(row, approvers.get(row["id"], [])) for row in rows]
 
+    def actor_names(self, address: str) -> dict[int, str | None]:
+        """The name each record's actor had as a member when it signed the record (the name of its last
+        admission before it), by seq; None where the index has no admission of the actor before it."""
+        asset = self._known(address)
+        with self._index.reading() as db:
+            rows = db.execute(_ACTOR_NAMES_SQL, (asset,)).fetchall()
+        return {row["seq"]: row["name"] for row in rows}
+
     def member_name(self, address: str) -> str | None:
         """The name of the member at `address`, or None if it is not one."""
         with self._index.reading() as db:
@@ -295,6 +311,32 @@ WHERE r.asset = ? AND r.seq >= ? ORDER BY r.seq
 """
 
 
+# A member re-admitted after a removal may have a new name: a record is signed under the name of the
+# member's last admission before it, in chain order.
+_ACTOR_NAMES_SQL = """
+SELECT r.seq, (
+    SELECT me.name FROM member_events me
+    WHERE me.member = r.actor AND me.event = 'added'
+      AND (me.block_number < r.block_number
+           OR (me.block_number = r.block_number AND me.log_index < r.log_index))
+    ORDER BY me.block_number DESC, me.log_index DESC LIMIT 1
+) AS name
+FROM records r WHERE r.asset = ? ORDER BY r.seq
+"""
+
+
+def _allowed_activities(kind: int, activity: int, state: int) -> list[str]:
+    """The activities the state machine of `kind` accepts from `state`, in the table's order; none for a
+    rollback or an anchor, whose rules are not the table's."""
+    try:
+        table = TRANSITIONS[AssetKind(kind)]
+    except (ValueError, KeyError):
+        return []
+    if activity not in table:
+        return []
+    return [a.name.lower() for a, rule in table.items() if state in rule.allowed_from]
+
+
 def _history_entry(row: sqlite3.Row, kind: int) -> dict[str, Any]:
     rollback = None
     if row["rb_to_seq"] is not None:
@@ -322,6 +364,10 @@ def _history_entry(row: sqlite3.Row, kind: int) -> dict[str, Any]:
         "to_state": _state_name(kind, row["to_state"]),
         "to_state_id": row["to_state"],
         "accepted": bool(row["accepted"]),
+        # What could have been recorded instead of a refused activity; None for an accepted record.
+        "allowed_activities": (
+            None if row["accepted"] else _allowed_activities(kind, row["activity"], row["from_state"])
+        ),
         "record_digest": _hex(row["record_digest"]),
         "record_cid": _cid(row["record_cid"]),
         "inputs": json.loads(row["inputs"]),

@@ -19,6 +19,7 @@ from proml.sdk import (
     Node,
     NodeUnavailable,
     RequestRejected,
+    TransitionRejected,
 )
 
 
@@ -104,7 +105,8 @@ def test_digest_only_uploads_nothing(node: Node, devnet_org: dict[str, Any], tmp
 
 def test_a_transition_the_state_machine_refuses_is_kept_not_raised(node: Node) -> None:
     model = node.register_model(name="early")
-    deployed = model.record("deploy").wait()
+    with pytest.warns(TransitionRejected, match="from which it accepts only select_data, retire"):
+        deployed = model.record("deploy").wait()
     assert deployed.accepted is False
     assert model.history()[-1]["accepted"] is False
 
