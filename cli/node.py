@@ -50,29 +50,52 @@ def node() -> None:
 )
 def start(config_path: Path, log_level: str) -> None:
     """Serve the HTTP API and run the submitter and the index until stopped (Ctrl-C or SIGTERM)."""
+    import sqlite3
+
     import uvicorn
 
     from proml.node.api.app import create_app
+    from proml.node.clients.chain import ChainClientError
     from proml.node.clients.wallet import WalletError
     from proml.node.runtime import Node, NodeSetupError
 
     config = node_config(config_path)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _require_free_port(config.api_host, config.api_port)
     try:
         running = Node(config)
         # Before serving: a missing or wrong passphrase is a usage error, not a node that serves and
         # never sends anything.
         running.start_background()
-    except (NodeSetupError, WalletError) as exc:
+    except (NodeSetupError, WalletError, ConfigError, ChainClientError, OSError, sqlite3.Error) as exc:
         fail_usage(str(exc))
     click.echo(f"node of {config.org} ({running.address}) on http://{config.api_host}:{config.api_port}")
-    uvicorn.run(
-        create_app(running),
-        host=config.api_host,
-        port=config.api_port,
-        log_level=log_level,
-        access_log=False,
-    )
+    try:
+        uvicorn.run(
+            create_app(running),
+            host=config.api_host,
+            port=config.api_port,
+            log_level=log_level,
+            access_log=False,
+        )
+    except SystemExit as exc:  # uvicorn's own startup failure (it logged the reason on one line)
+        if exc.code not in (0, None):
+            fail_usage(f"the API did not start on {config.api_host}:{config.api_port} (see the line above)")
+        raise
+
+
+def _require_free_port(host: str, port: int) -> None:
+    """Refuse before anything starts when the API's address is taken or cannot be bound."""
+    import socket
+
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        fail_usage(
+            f"api.host:api.port {host}:{port} cannot be bound ({exc.strerror or exc}): is another node"
+            " running there? Set api.port (or PROML_API_PORT) to a free port"
+        )
 
 
 @node.command("reindex")

@@ -31,7 +31,7 @@ from typing import Any
 from .clients.chain import ChainClient, ChainClientError
 from .clients.ipfs import IpfsClient
 from .clients.wallet import WalletError, read_passphrase
-from .config import NodeConfig
+from .config import GWEI, NodeConfig
 from .paths import Paths
 from .providers.blockchain import BlockchainProvider
 from .providers.signer import Signer
@@ -78,12 +78,24 @@ class Background:
             confirmations=config.confirmations,
             # The submitter stores each next nonce with the signed transaction (`mark_submitted`).
             next_nonce=self.outbox.next_nonce(signer.address),
+            priority_fee=_wei(config.priority_fee_gwei),
+            fee_cap=_wei(config.fee_cap_gwei),
+            max_fee=_wei(config.max_fee_gwei),
+            bump_percent=config.bump_percent,
         )
         self.ipfs = IpfsClient(config.ipfs_api)
         storage = StorageProvider(self.ipfs, config.digest_algorithm)
         self.index = Index(paths.index, self.chain, config.registry, config.confirmations)
         self.query = Query(self.index)
-        self.submitter = Submitter(self.outbox, self.chain, storage, config.registry, self.query.records)
+        self.submitter = Submitter(
+            self.outbox,
+            self.chain,
+            storage,
+            config.registry,
+            self.query.records,
+            replace_after=config.replace_after,
+            watch_blocks=config.watch_blocks,
+        )
         self.replicator = Replicator(
             self.query, storage, signer.address, config.replication, config.data_dir / REPLICATION_FILE
         )
@@ -135,6 +147,10 @@ class Background:
         while not stop.is_set():
             write_status(self._status_path, self.status())
             await wait_or_stop(stop, STATUS_INTERVAL)
+
+
+def _wei(gwei: float | None) -> int | None:
+    return None if gwei is None else round(gwei * GWEI)
 
 
 def write_status(path: Path, status: dict[str, Any]) -> None:

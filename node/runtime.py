@@ -73,7 +73,12 @@ class Node:
         self.outbox = Outbox(paths.outbox)
         self.api_keys = ApiKeyStore(paths.api_keys)
         self.chain_client = ChainClient(config.chain_url)
-        chain_id = _wait_for_chain(self.chain_client, config.chain_url)
+        chain_id = _wait_for_chain(self.chain_client, config.chain_url, config.chain_wait)
+        if config.chain_id is not None and chain_id != config.chain_id:
+            raise NodeSetupError(
+                f"the chain at {config.chain_url} is chain {chain_id}, but chain.chain_id pins"
+                f" {config.chain_id}: point chain.url at the consortium's chain (or correct chain.chain_id)"
+            )
         self.chain = BlockchainProvider.reader(
             self.chain_client, chain_id, self.address, confirmations=config.confirmations
         )

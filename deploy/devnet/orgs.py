@@ -17,6 +17,7 @@ from proml.node.config import NodeConfig, render_config
 from proml.node.services.api_keys import FILE_NAME as API_KEYS_FILE
 from proml.node.services.api_keys import ApiKeyStore, Scope
 
+from .anvil import CHAIN_ID
 from .processes import write_private
 from .state import Layout, OrgState
 
@@ -50,6 +51,10 @@ def write_config(layout: Layout, org: OrgState, chain_url: str, registry: str) -
         passphrase_file=Path("passphrase"),
         chain_url=chain_url,
         registry=registry,
+        # The devnet's anvil mines each transaction at once, alone: no other block producer can
+        # reorganise it, and with more confirmations a record would wait for later transactions.
+        confirmations=1,
+        chain_id=CHAIN_ID,
         ipfs_api=org.ipfs_api,
         api_port=org.node_port,
     )

@@ -6,6 +6,10 @@ accounts (`eth_accounts`), no instant finality, no fixed gas price. Transactions
 (`send_raw_transaction`). Failures are split in two: `ChainUnavailable` when the endpoint cannot be
 reached or does not answer in time (worth retrying), `ChainError` when the chain answered with an error;
 `ExecutionReverted` is the `ChainError` of a call or gas estimate that reverted, with its revert data.
+
+Why a transaction was refused is classified here, in `classify`, and nowhere else: by the JSON-RPC code
+where the code says it (3: execution reverted; Besu's codes for `eth_sendRawTransaction`), else by the
+message texts of geth, Besu and anvil (geth and anvil answer -32000 / -32003 for every refusal).
 """
 
 from __future__ import annotations
@@ -37,6 +41,42 @@ class ChainError(ChainClientError):
         super().__init__(message)
         self.code = code
         self.data = data
+
+
+class TransactionRefused(ChainError):
+    """The chain refused a transaction it was sent (the reason, where known, is a subclass)."""
+
+
+class NonceTooLow(TransactionRefused):
+    """The nonce is used already: by this very transaction (mined) or by another one."""
+
+
+class NonceTooHigh(TransactionRefused):
+    """The nonce leaves a gap after the account's next one."""
+
+
+class AlreadyKnown(TransactionRefused):
+    """The pool holds this exact transaction already: it counts as sent."""
+
+
+class ReplacementUnderpriced(TransactionRefused):
+    """Another transaction with this nonce waits in the pool, and this one does not pay enough more."""
+
+
+class Underpriced(TransactionRefused):
+    """The fees are below what the pool or the next block accepts (minimum gas price, tip, base fee)."""
+
+
+class InsufficientFunds(TransactionRefused):
+    """The account cannot pay gas x price + value."""
+
+
+class IntrinsicGasTooLow(TransactionRefused):
+    """The gas limit is below what the transaction costs before it runs."""
+
+
+class GasLimitExceeded(TransactionRefused):
+    """The gas limit is above the block's gas limit."""
 
 
 class ExecutionReverted(ChainError):
@@ -77,6 +117,57 @@ class Receipt:
     @property
     def succeeded(self) -> bool:
         return self.status == 1
+
+
+# Message texts, lower case, in the order they are tried (the more specific first): geth
+# (core/txpool/errors.go, core/error.go), Besu (RpcErrorType), anvil (anvil/src/eth/error.rs).
+_TEXTS: tuple[tuple[str, type[TransactionRefused]], ...] = (
+    ("replacement transaction underpriced", ReplacementUnderpriced),  # geth, Besu, anvil
+    ("insufficient gas price to replace", ReplacementUnderpriced),  # reth
+    ("already known", AlreadyKnown),  # geth
+    ("known transaction", AlreadyKnown),  # Besu
+    ("already imported", AlreadyKnown),  # anvil
+    ("nonce too low", NonceTooLow),  # geth, Besu, anvil
+    ("nonce too high", NonceTooHigh),  # geth, Besu, anvil
+    ("transaction underpriced", Underpriced),  # geth: below the pool's minimum tip
+    ("less than block base fee", Underpriced),  # geth, anvil: max fee per gas below the base fee
+    ("below configured minimum gas price", Underpriced),  # Besu
+    ("below current base fee", Underpriced),  # Besu
+    ("insufficient funds", InsufficientFunds),  # geth, anvil
+    ("upfront cost exceeds account balance", InsufficientFunds),  # Besu
+    ("intrinsic gas too low", IntrinsicGasTooLow),  # geth, anvil
+    ("intrinsic gas exceeds gas limit", IntrinsicGasTooLow),  # Besu: the limit is below the cost
+    ("exceeds block gas limit", GasLimitExceeded),  # geth, Besu
+    ("intrinsic gas too high", GasLimitExceeded),  # anvil: tx.gas_limit > env.block.gas_limit
+    ("greater than the block gas limit", GasLimitExceeded),  # anvil
+)
+# Codes Besu gives the refusals of eth_sendRawTransaction (other clients answer -32000 or -32003).
+_SEND_CODES: dict[int, type[TransactionRefused]] = {
+    -32001: NonceTooLow,
+    -32004: InsufficientFunds,
+    -32005: GasLimitExceeded,
+    -32006: NonceTooHigh,
+    -32009: Underpriced,
+}
+_SEND = "eth_sendRawTransaction"
+_REVERTED = 3  # EIP-1474 / geth: execution reverted, revert data in `data`
+_REJECTED = -32003  # EIP-1474: transaction rejected
+
+
+def classify(method: str, message: str, code: int | None = None, data: Any = None) -> ChainError:
+    """The `ChainError` (subclass) that an error answered to `method` stands for."""
+    text = f"{method}: {message}"
+    lower = message.lower()
+    if code == _REVERTED or "revert" in lower:
+        return ExecutionReverted(text, code, data)
+    for fragment, kind in _TEXTS:
+        if fragment in lower:
+            return kind(text, code, data)
+    if method == _SEND and code in _SEND_CODES:
+        return _SEND_CODES[code](text, code, data)
+    if method == _SEND and code == _REJECTED:
+        return TransactionRefused(text, code, data)
+    return ChainError(text, code, data)
 
 
 def to_int(value: Any) -> int:
@@ -151,12 +242,13 @@ class ChainClient:
         if error is not None:
             if not isinstance(error, Mapping):
                 raise ChainError(f"{method}: {error}")
-            message = str(error.get("message", error))
             code = error.get("code")
-            data = error.get("data")
-            if code == 3 or "revert" in message.lower():
-                raise ExecutionReverted(f"{method}: {message}", code, data)
-            raise ChainError(f"{method}: {message}", code if isinstance(code, int) else None, data)
+            raise classify(
+                method,
+                str(error.get("message", error)),
+                code if isinstance(code, int) else None,
+                error.get("data"),
+            )
         if "result" not in response:
             raise ChainError(f"{self.url}: {method}: response without a result")
         return response["result"]

@@ -10,10 +10,11 @@ for a configurable number of confirmations while watching for reorgs, and turns 
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from eth_abi.abi import encode as abi_encode
@@ -23,11 +24,14 @@ from eth_utils.crypto import keccak
 from proml.contracts.calls import abi_type
 from proml.contracts.errors import ContractRevert, decode_revert
 from proml.node.clients.chain import (
+    AlreadyKnown,
     Block,
     ChainClient,
     ChainError,
     ChainUnavailable,
     ExecutionReverted,
+    NonceTooHigh,
+    NonceTooLow,
     Receipt,
 )
 from proml.node.providers.signer import Signer
@@ -36,6 +40,7 @@ T = TypeVar("T")
 
 GWEI = 10**9
 DEFAULT_PRIORITY_FEE = 1 * GWEI
+DEFAULT_BUMP_PERCENT = 20
 
 
 class BlockchainProviderError(Exception):
@@ -78,6 +83,26 @@ class Fees:
             return cls(int(tx["maxFeePerGas"]), int(tx["maxPriorityFeePerGas"]))
         return cls(gas_price=int(tx["gasPrice"]))
 
+    def capped(self, limit: int | None) -> Fees:
+        """These fees, none above `limit` wei per gas (None: no limit)."""
+        if limit is None:
+            return self
+        if self.eip1559:
+            assert self.max_fee_per_gas is not None and self.max_priority_fee_per_gas is not None
+            return Fees(min(self.max_fee_per_gas, limit), min(self.max_priority_fee_per_gas, limit))
+        assert self.gas_price is not None
+        return Fees(gas_price=min(self.gas_price, limit))
+
+    def covers(self, other: Fees) -> bool:
+        """Whether each of these fees is at least `other`'s (both of the same kind)."""
+        if self.eip1559 != other.eip1559:
+            return False
+        if self.eip1559:
+            return (self.max_fee_per_gas or 0) >= (other.max_fee_per_gas or 0) and (
+                self.max_priority_fee_per_gas or 0
+            ) >= (other.max_priority_fee_per_gas or 0)
+        return (self.gas_price or 0) >= (other.gas_price or 0)
+
     def bumped(self, percent: int) -> Fees:
         """These fees raised by `percent` (rounded up, at least +1 wei each)."""
 
@@ -107,6 +132,23 @@ class SignedTransaction:
     hash: str
     raw: bytes
     nonce: int
+    # What was signed (without the signature): to sign it again with other fees (a replacement).
+    unsigned: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+
+def unsigned_to_json(tx: Mapping[str, Any]) -> str:
+    """An unsigned transaction as JSON text (bytes as 0x-hex), to store beside its signed bytes."""
+    return json.dumps(
+        {k: ("0x" + bytes(v).hex() if isinstance(v, (bytes, bytearray)) else v) for k, v in tx.items()},
+        sort_keys=True,
+    )
+
+
+def unsigned_from_json(text: str) -> dict[str, Any]:
+    tx: dict[str, Any] = json.loads(text)
+    if isinstance(tx.get("data"), str):
+        tx["data"] = bytes.fromhex(tx["data"].removeprefix("0x"))
+    return tx
 
 
 class NonceManager:
@@ -186,6 +228,10 @@ class BlockchainProvider:
         on_nonce_reserved: Callable[[int], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         reads_as: str = "",
+        priority_fee: int | None = None,
+        fee_cap: int | None = None,
+        max_fee: int | None = None,
+        bump_percent: int = DEFAULT_BUMP_PERCENT,
     ) -> None:
         self.client = client
         self.signer = signer
@@ -198,6 +244,12 @@ class BlockchainProvider:
         self.max_backoff = max_backoff
         self.poll_interval = poll_interval
         self._sleep = sleep
+        # Fees in wei per gas: the tip and the first max fee (None: from the chain), and the most any
+        # transaction or replacement may offer (None: no limit).
+        self.priority_fee = priority_fee
+        self.fee_cap = fee_cap
+        self.max_fee = max_fee
+        self.bump_percent = bump_percent
         self.nonces = NonceManager(self._pending_count, initial=next_nonce, on_reserved=on_nonce_reserved)
         self._sent: dict[str, dict[str, Any]] = {}
         self._sent_lock = threading.Lock()
@@ -250,12 +302,31 @@ class BlockchainProvider:
     # -- fees and gas -----------------------------------------------------------------------------
 
     def fees(self) -> Fees:
-        """Current fees from the chain: 2 x base fee + priority tip on EIP-1559 chains, else gasPrice."""
+        """Fees for a new transaction: on EIP-1559 chains the configured tip (else the chain's) and the
+        configured fee cap (else 2 x base fee + tip); else the chain's gasPrice; never above `max_fee`."""
         if not self._retry(self.client.supports_eip1559):
-            return Fees(gas_price=self._retry(self.client.gas_price))
+            return Fees(gas_price=self._retry(self.client.gas_price)).capped(self.max_fee)
+        tip = self.priority_fee if self.priority_fee is not None else self._priority_fee()
+        if self.fee_cap is not None:
+            return Fees(max_fee_per_gas=self.fee_cap, max_priority_fee_per_gas=min(tip, self.fee_cap))
         block = self._retry(lambda: self.client.get_block("latest"))
         base_fee = block.base_fee_per_gas if block is not None and block.base_fee_per_gas is not None else 0
-        tip = self._priority_fee()
+        return Fees(max_fee_per_gas=2 * base_fee + tip, max_priority_fee_per_gas=tip).capped(self.max_fee)
+
+    def replacement_fees(self, old: Fees) -> Fees | None:
+        """Fees for a replacement of a transaction that paid `old`: raised by `bump_percent`, at least
+        what a new transaction pays now, at most `max_fee`. None when the maximum leaves no room for a
+        raise the pools accept."""
+        raised = old.bumped(self.bump_percent)
+        now = self.fees() if self.fee_cap is None else self._chain_fees()
+        wanted = raised.at_least(now).capped(self.max_fee)
+        return wanted if wanted.covers(raised) else None
+
+    def _chain_fees(self) -> Fees:
+        """What the chain asks now (2 x base fee + tip), whatever the configured fee cap."""
+        block = self._retry(lambda: self.client.get_block("latest"))
+        base_fee = block.base_fee_per_gas if block is not None and block.base_fee_per_gas is not None else 0
+        tip = self.priority_fee if self.priority_fee is not None else self._priority_fee()
         return Fees(max_fee_per_gas=2 * base_fee + tip, max_priority_fee_per_gas=tip)
 
     def _priority_fee(self) -> int:
@@ -330,11 +401,11 @@ class BlockchainProvider:
         except ChainUnavailable:
             self.nonces.resync()  # it may or may not have arrived: ask the chain next time
             raise
-        except ChainError as exc:
-            if "nonce" in str(exc).lower():
-                self.nonces.resync()
-            else:
-                self.nonces.release(nonce)
+        except (NonceTooLow, NonceTooHigh):
+            self.nonces.resync()
+            raise
+        except ChainError:
+            self.nonces.release(nonce)
             raise
         except BaseException:
             self.nonces.release(nonce)
@@ -349,7 +420,7 @@ class BlockchainProvider:
         """Sign a complete transaction (nonce included) without sending it."""
         unsigned = {k: v for k, v in tx.items() if k != "from"}
         raw = self._signer().sign_transaction(dict(unsigned))
-        signed = SignedTransaction("0x" + keccak(raw).hex(), raw, int(tx["nonce"]))
+        signed = SignedTransaction("0x" + keccak(raw).hex(), raw, int(tx["nonce"]), dict(tx))
         with self._sent_lock:
             self._sent[signed.hash] = dict(tx)
         return signed
@@ -362,23 +433,15 @@ class BlockchainProvider:
         return self.sign(tx)
 
     def broadcast(self, signed: SignedTransaction) -> str:
-        """Send signed bytes; the hash. Sending the same bytes again is harmless: the chain answers that it
-        knows them already, or that their nonce is used (they were mined), and both count as sent."""
-        first = True
+        """Send signed bytes; the hash. Sending the same bytes again is harmless: a pool that holds them
+        already says so (`AlreadyKnown`, which counts as sent); once they are mined, their nonce is used
+        (`NonceTooLow`, raised: whether by them or by another transaction is for the caller to find)."""
 
         def submit() -> str:
-            nonlocal first
             try:
                 return str(self.client.send_raw_transaction(signed.raw))
-            except ExecutionReverted:
-                raise
-            except ChainError as exc:
-                # A retry after a lost response: the node already has this exact transaction.
-                if not first and "known" in str(exc).lower():
-                    return signed.hash
-                raise
-            finally:
-                first = False
+            except AlreadyKnown:  # e.g. a retry after a lost response, or a reorg put it back in the pool
+                return signed.hash
 
         sent = self._retry(submit)
         if sent.lower() != signed.hash:
@@ -389,22 +452,41 @@ class BlockchainProvider:
         """Whether the chain (pool or block) has the transaction."""
         return self._retry(lambda: self.client.get_transaction(tx_hash)) is not None
 
-    def replace(self, tx_hash: str, fees: Fees | None = None, bump_percent: int = 15) -> str:
-        """Resubmit a stuck transaction with the same nonce and higher fees; the new hash.
-
-        The fees are those given, else the old ones raised by `bump_percent` (most clients want at
-        least +10 %) or the chain's current fees, whichever is higher.
-        """
+    def replace(self, tx_hash: str, fees: Fees | None = None) -> str:
+        """Resubmit a stuck transaction with the same nonce and higher fees (`replacement`); the new hash."""
         with self._sent_lock:
             original = self._sent.get(tx_hash.lower())
         if original is None:
             original = self._transaction_from_chain(tx_hash)
-        new_fees = fees or Fees.of_tx(original).bumped(bump_percent).at_least(self.fees())
+        signed = self.replacement(original, fees)
+        if signed is None:
+            raise BlockchainProviderError(f"transaction {tx_hash} pays the maximum fee already")
+        return self.broadcast(signed)
+
+    def replacement(self, unsigned: Mapping[str, Any], fees: Fees | None = None) -> SignedTransaction | None:
+        """`unsigned` signed again, same nonce, with `fees` or else `replacement_fees`; None when the
+        maximum fee leaves no room. Not sent: the caller stores it first."""
+        new_fees = fees or self.replacement_fees(Fees.of_tx(unsigned))
+        if new_fees is None:
+            return None
         tx = {
-            k: v for k, v in original.items() if k not in ("maxFeePerGas", "maxPriorityFeePerGas", "gasPrice")
+            k: v for k, v in unsigned.items() if k not in ("maxFeePerGas", "maxPriorityFeePerGas", "gasPrice")
         }
         tx.update(new_fees.as_tx())
-        return self.send_transaction(tx)
+        return self.sign(tx)
+
+    def nonce_used(self, nonce: int) -> bool:
+        """Whether a transaction with `nonce` from this account is in a block `confirmations` deep."""
+        head = self.block_number()
+        depth = max(head - max(self.confirmations, 1) + 1, 0)
+        return int(self._retry(lambda: self.client.get_transaction_count(self.address, depth))) > nonce
+
+    def head(self) -> Block:
+        """The chain's latest block."""
+        block = self._retry(lambda: self.client.get_block("latest"))
+        if block is None:
+            raise BlockchainProviderError("the chain has no latest block")
+        return block
 
     def _transaction_from_chain(self, tx_hash: str) -> dict[str, Any]:
         found = self._retry(lambda: self.client.get_transaction(tx_hash))

@@ -32,14 +32,19 @@ class OutboxStatus(StrEnum):
     FAILED = "failed"
 
 
-# Which status may follow which. Back to submitted: the block that included the transaction was
-# reorganised away, so the same transaction is followed again. Back to queued: the transaction can never
-# be mined (its nonce went elsewhere, or the batch reverted), so the entry must be sent anew.
+# Which status may follow which. Submitted again: a replacement (same nonce, higher fees). Back to
+# submitted: the block that included the transaction was reorganised away (even a final one, by a reorg
+# deeper than the confirmations), so the same transaction is followed, and sent, again. Final back to
+# included: a reorganisation moved the transaction to another block, not yet deep enough. Back to queued:
+# the transaction can never be mined (its nonce went elsewhere, or the batch reverted), so the entry must
+# be sent anew.
 _NEXT: dict[OutboxStatus, frozenset[OutboxStatus]] = {
     OutboxStatus.QUEUED: frozenset({OutboxStatus.SUBMITTED, OutboxStatus.FAILED}),
-    OutboxStatus.SUBMITTED: frozenset({OutboxStatus.INCLUDED, OutboxStatus.QUEUED, OutboxStatus.FAILED}),
+    OutboxStatus.SUBMITTED: frozenset(
+        {OutboxStatus.SUBMITTED, OutboxStatus.INCLUDED, OutboxStatus.QUEUED, OutboxStatus.FAILED}
+    ),
     OutboxStatus.INCLUDED: frozenset({OutboxStatus.FINAL, OutboxStatus.SUBMITTED, OutboxStatus.QUEUED}),
-    OutboxStatus.FINAL: frozenset(),
+    OutboxStatus.FINAL: frozenset({OutboxStatus.SUBMITTED, OutboxStatus.INCLUDED}),
     OutboxStatus.FAILED: frozenset(),
 }
 
@@ -65,6 +70,11 @@ CREATE INDEX IF NOT EXISTS entries_unpinned ON entries (document_pinned) WHERE d
 CREATE INDEX IF NOT EXISTS entries_by_status ON entries (status, created_at);
 CREATE INDEX IF NOT EXISTS entries_by_tx ON entries (tx_hash);
 CREATE TABLE IF NOT EXISTS nonces (address TEXT PRIMARY KEY, next_nonce INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS transactions (
+    hash TEXT PRIMARY KEY, origin TEXT NOT NULL, nonce INTEGER NOT NULL, raw TEXT NOT NULL,
+    unsigned TEXT NOT NULL, sent_at REAL NOT NULL, block_hash TEXT
+);
+CREATE INDEX IF NOT EXISTS transactions_by_origin ON transactions (origin);
 """
 
 
@@ -99,6 +109,21 @@ class OutboxEntry:
     updated_at: float
     raw_tx: str | None = None
     result: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One signed transaction for a group of entries. A replacement (same nonce, higher fees) shares the
+    `origin` (the first one's hash) of the transactions it replaces: whichever of them is mined records
+    the entries."""
+
+    hash: str
+    origin: str
+    nonce: int
+    raw: str
+    unsigned: str
+    sent_at: float
+    block_hash: str | None = None
 
 
 @dataclass
@@ -299,12 +324,17 @@ class Outbox:
         raw_tx: str | None = None,
         *,
         next_nonce: tuple[str, int] | None = None,
+        unsigned: str | None = None,
     ) -> None:
         """Record the signed transaction *before* it is sent: after a crash the same bytes are sent
         again, never a second transaction for the same entries.
 
         `next_nonce` (sender, nonce after this transaction's) is stored in the same transaction and disk
-        sync: a nonce matters from the moment a transaction with it may be sent, which is after this."""
+        sync: a nonce matters from the moment a transaction with it may be sent, which is after this.
+        With `unsigned` (what was signed, JSON), the transaction can be replaced later."""
+        attempt = None
+        if raw_tx is not None and unsigned is not None and next_nonce is not None:
+            attempt = Attempt(tx_hash, tx_hash, next_nonce[1] - 1, raw_tx, unsigned, time.time())
         self._move(
             entry_ids,
             OutboxStatus.SUBMITTED,
@@ -312,7 +342,41 @@ class Outbox:
             raw_tx=raw_tx,
             count_attempt=True,
             next_nonce=next_nonce,
+            attempt=attempt,
         )
+
+    def mark_replaced(
+        self, entry_ids: Iterable[str], replaced: Attempt, tx_hash: str, raw: str, unsigned: str
+    ) -> None:
+        """Record a replacement of `replaced` (same nonce, higher fees) *before* it is sent; both stay
+        candidates until one of them is mined."""
+        attempt = Attempt(tx_hash, replaced.origin, replaced.nonce, raw, unsigned, time.time())
+        self._move(entry_ids, OutboxStatus.SUBMITTED, tx_hash=tx_hash, raw_tx=raw, attempt=attempt)
+
+    def attempt(self, tx_hash: str) -> Attempt | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM transactions WHERE hash = ?", (tx_hash,)).fetchone()
+        return None if row is None else Attempt(*row)
+
+    def attempts(self, tx_hash: str) -> list[Attempt]:
+        """Every transaction that may record the entries of `tx_hash` (it and the transactions it replaced
+        or that replaced it), the latest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM transactions WHERE origin = (SELECT origin FROM transactions WHERE hash = ?)"
+                " ORDER BY sent_at DESC, rowid DESC",
+                (tx_hash,),
+            ).fetchall()
+        return [Attempt(*row) for row in rows]
+
+    def final_since(self, block_number: int) -> list[OutboxEntry]:
+        """Final entries whose transaction is in block `block_number` or later, the latest block first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM entries WHERE status = ? AND block_number >= ? ORDER BY block_number DESC",
+                (OutboxStatus.FINAL.value, block_number),
+            ).fetchall()
+        return [_entry(r) for r in rows]
 
     def set_result(self, entry_id: str, result: Mapping[str, Any]) -> None:
         """Merge `result` into what the entry reports (record digest and CID, asset, seq, accepted...)."""
@@ -355,15 +419,44 @@ class Outbox:
                 "UPDATE entries SET document_pinned = 1 WHERE id = ?", [(i,) for i in entry_ids]
             )
 
-    def mark_included(self, entry_ids: Iterable[str], block_number: int) -> None:
-        self._move(entry_ids, OutboxStatus.INCLUDED, block_number=block_number)
+    def mark_included(
+        self,
+        entry_ids: Iterable[str],
+        block_number: int,
+        *,
+        tx_hash: str | None = None,
+        block_hash: str | None = None,
+    ) -> None:
+        """In block `block_number` (hash `block_hash`), by transaction `tx_hash` (default: the entries'
+        own; else one of the transactions it replaced, or that replaced it)."""
+        ids = list(entry_ids)
+        raw = None
+        attempt = self.attempt(tx_hash) if tx_hash is not None else None
+        if attempt is not None:
+            raw = attempt.raw
+        self._move(
+            ids,
+            OutboxStatus.INCLUDED,
+            block_number=block_number,
+            tx_hash=tx_hash,
+            raw_tx=raw,
+            durable=False,
+            block_hash=(tx_hash, block_hash) if tx_hash and block_hash else None,
+        )
 
     def mark_resubmitted(self, entry_ids: Iterable[str]) -> None:
         """Included no more (a reorganisation): wait again for the same transaction."""
         self._move(entry_ids, OutboxStatus.SUBMITTED)
 
-    def mark_final(self, entry_ids: Iterable[str]) -> None:
-        self._move(entry_ids, OutboxStatus.FINAL)
+    def mark_final(
+        self,
+        entry_ids: Iterable[str],
+        block_number: int | None = None,
+        *,
+        block_hash: tuple[str, str] | None = None,
+    ) -> None:
+        """Final (in block `block_number`, if it moved; `block_hash`: (transaction, its block's hash))."""
+        self._move(entry_ids, OutboxStatus.FINAL, block_number=block_number, block_hash=block_hash)
 
     def requeue(self, entry_ids: Iterable[str], reason: str) -> None:
         """Send again: the transaction was dropped, replaced or reorganised away."""
@@ -406,14 +499,35 @@ class Outbox:
         clear_tx: bool = False,
         count_attempt: bool = False,
         next_nonce: tuple[str, int] | None = None,
+        attempt: Attempt | None = None,
+        durable: bool | None = None,
+        block_hash: tuple[str, str] | None = None,
     ) -> None:
         ids = list(entry_ids)
         # What must survive a crash of the machine: a signed transaction before it is sent (else a
         # second one could be made for the same entries) and a final failure. Other moves can be
         # learned again from the chain, so they skip the disk sync; they still survive a crash of
         # the process (WAL).
-        durable = raw_tx is not None or status == OutboxStatus.FAILED
+        if durable is None:
+            durable = raw_tx is not None or status == OutboxStatus.FAILED
         with self._transaction(durable=durable):
+            if attempt is not None:
+                self._db.execute(
+                    "INSERT OR IGNORE INTO transactions (hash, origin, nonce, raw, unsigned, sent_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        attempt.hash,
+                        attempt.origin,
+                        attempt.nonce,
+                        attempt.raw,
+                        attempt.unsigned,
+                        attempt.sent_at,
+                    ),
+                )
+            if block_hash is not None:
+                self._db.execute(
+                    "UPDATE transactions SET block_hash = ? WHERE hash = ?", (block_hash[1], block_hash[0])
+                )
             for entry_id in ids:
                 current = self._get(entry_id).status
                 if status not in _NEXT[current]:

@@ -4,6 +4,12 @@ Exactly once, even across crashes: a transaction is signed and stored with its e
 `submitted`) *before* it is broadcast, so after a crash the same bytes are sent again, which the chain
 accepts at most once. Entries that wait together are appended by one `recordBatch`; a registration goes
 alone, and entries that name a registration still waiting for its block (`outbox:<id>`) wait for it.
+
+Exactly once, whatever the chain does: every transaction for a group of entries has the same nonce (a
+replacement only raises the fees), so at most one of them is ever mined. A group is sent anew (a new
+transaction, a new nonce) only once that nonce is used, in a final block, by a transaction that is none
+of them. A transaction whose block is reorganised away, even after it was final, is followed and sent
+again (the same bytes).
 """
 
 from __future__ import annotations
@@ -27,13 +33,25 @@ from proml.contracts.events import AssetRegistered, ProposalCreated, ProvenanceR
 from proml.contracts.transitions import Activity, AssetKind
 from proml.records import RecordDocument, RecordDocumentError
 
-from ..clients.chain import ChainClientError, ChainError, Receipt
+from ..clients.chain import (
+    ChainClientError,
+    NonceTooLow,
+    Receipt,
+    ReplacementUnderpriced,
+    Underpriced,
+)
 from ..clients.ipfs import IpfsClientError
-from ..providers.blockchain import BlockchainProvider, BlockchainProviderError, SignedTransaction
+from ..providers.blockchain import (
+    BlockchainProvider,
+    BlockchainProviderError,
+    SignedTransaction,
+    unsigned_from_json,
+    unsigned_to_json,
+)
 from ..providers.storage import StorageError, StorageProvider
 from .capture import ANCHOR, KINDS, PHASES, RECORD, REGISTER, ROLLBACK, refs_in, resolve_refs
 from .governance import GOVERNANCE
-from .outbox import Outbox, OutboxEntry, OutboxStatus
+from .outbox import Attempt, Outbox, OutboxEntry, OutboxStatus
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +63,11 @@ PIN_BATCH = 200
 PIN_INTERVAL = 0.5
 # Under a stream of records, the least time between two transactions (records meanwhile share one).
 BATCH_INTERVAL = 0.1
+# A transaction not mined after this many seconds is replaced with higher fees (same nonce).
+REPLACE_AFTER = 60.0
+# Final entries of this many blocks below the head are still checked against the canonical chain.
+WATCH_BLOCKS = 256
+WATCH_INTERVAL = 1.0
 _TRANSIENT = (ChainClientError, IpfsClientError, StorageError, BlockchainProviderError)
 
 
@@ -81,6 +104,8 @@ class Submitter:
         batch_interval: float = BATCH_INTERVAL,
         pin_interval: float = PIN_INTERVAL,
         error_backoff: float = 1.0,
+        replace_after: float = REPLACE_AFTER,
+        watch_blocks: int = WATCH_BLOCKS,
     ) -> None:
         self._outbox = outbox
         self._chain = chain
@@ -92,6 +117,11 @@ class Submitter:
         self._batch_interval = batch_interval
         self._pin_interval = pin_interval
         self._error_backoff = error_backoff
+        self._replace_after = replace_after
+        self._watch_blocks = watch_blocks
+        self._watched_head: str | None = None  # the head whose final entries were last checked
+        self._next_watch = 0.0
+        self._at_max_fee: set[str] = set()  # transactions already reported as unable to pay more
         self._last_sent = 0.0
         self._prefetched: asyncio.Task[list[_Prepared]] | None = None
         self.last_error: str | None = None
@@ -125,26 +155,118 @@ class Submitter:
             moved |= self._follow_submitted(tx_hash, entries)
         for tx_hash, entries in _by_transaction(self._outbox.with_status(OutboxStatus.INCLUDED)):
             moved |= self._follow_included(tx_hash, entries)
+        moved |= self._watch_final()
         return moved
 
     def _follow_submitted(self, tx_hash: str, entries: list[OutboxEntry]) -> bool:
         ids = [e.id for e in entries]
-        receipt = self._chain.confirmed_receipt(tx_hash, 1)
-        if receipt is None:
-            self._rebroadcast_if_lost(tx_hash, entries)
-            return False
+        candidates = self._candidates(tx_hash)
+        mined = self._mined(candidates)
+        if mined is None:
+            return self._not_mined(tx_hash, candidates, entries)
+        mined_hash, receipt = mined
         if not receipt.succeeded:
-            self._mined_but_failed(tx_hash, receipt, entries)
+            self._mined_but_failed(mined_hash, receipt, entries)
             return True
         self._store_results(receipt, entries)
-        self._outbox.mark_included(ids, receipt.block_number)
+        self._outbox.mark_included(
+            ids, receipt.block_number, tx_hash=mined_hash, block_hash=receipt.block_hash
+        )
         if self._chain.confirmations <= 1:  # the receipt was just checked at that depth
             self._outbox.mark_final(ids)
         return True
 
+    def _candidates(self, tx_hash: str) -> list[str]:
+        """The transactions that may record these entries: the current one first, then those it replaced."""
+        hashes = [a.hash for a in self._outbox.attempts(tx_hash)]
+        return [tx_hash, *(h for h in hashes if h != tx_hash)]
+
+    def _mined(self, candidates: Sequence[str]) -> tuple[str, Receipt] | None:
+        for candidate in candidates:
+            receipt = self._chain.confirmed_receipt(candidate, 1)
+            if receipt is not None:
+                return candidate, receipt
+        return None
+
+    def _not_mined(self, tx_hash: str, candidates: Sequence[str], entries: list[OutboxEntry]) -> bool:
+        """None of the entries' transactions is in a block: see whether their nonce went to another one,
+        else send the transaction again if the chain lost it, or replace it if it waits too long."""
+        ids = [e.id for e in entries]
+        attempt = self._outbox.attempt(tx_hash)
+        if self._chain.is_known(tx_hash):  # in the pool (or mined since the receipt was asked for)
+            return self._replace_if_stuck(attempt, entries)
+        if attempt is not None and self._chain.nonce_used(attempt.nonce):
+            # Asked after the count: a candidate mined meanwhile is found here, not sent anew.
+            if self._mined(candidates) is not None:
+                return False
+            # The nonce went, in a final block, to a transaction that is none of these: they can never
+            # be mined (the chain was reset, or someone else used the key). Send the entries anew.
+            self._chain.nonces.resync()
+            self._outbox.requeue(ids, f"nonce {attempt.nonce} was used by another transaction; sent again")
+            return True
+        raw = attempt.raw if attempt is not None else entries[0].raw_tx
+        if raw is None:
+            self._outbox.requeue(ids, "the transaction was lost before it was stored")
+            return True
+        # Not in a block nor in the pool: dropped, or its block was reorganised away and the pool did
+        # not take it back. The same bytes again: at most one transaction with this nonce is ever mined.
+        try:
+            self._chain.broadcast(SignedTransaction(tx_hash, bytes.fromhex(raw), -1))
+        except NonceTooLow:
+            # Its nonce is used: by one of the candidates (its receipt comes next pass) or by another
+            # transaction (`nonce_used` above tells, once that block is final).
+            return False
+        except (Underpriced, ReplacementUnderpriced) as exc:
+            # The pool wants higher fees than it pays (or an older candidate holds the nonce there).
+            log.warning("submitter: %s is refused for its fees (%s)", tx_hash, exc)
+            return self._replace_if_stuck(attempt, entries)
+        log.info("submitter: sent %s again (it was neither in a block nor in the pool)", tx_hash)
+        return False
+
+    def _replace_if_stuck(self, attempt: Attempt | None, entries: list[OutboxEntry]) -> bool:
+        """Once the current transaction has waited `replace_after`, sign it again with the same nonce and
+        higher fees, store that, then send it. Either may be mined; both stay candidates."""
+        if attempt is None or time.time() - attempt.sent_at < self._replace_after:
+            return False
+        replacement = self._chain.replacement(unsigned_from_json(attempt.unsigned))
+        if replacement is None:
+            if attempt.hash not in self._at_max_fee:
+                self._at_max_fee.add(attempt.hash)
+                log.warning(
+                    "submitter: %s is not mined after %.0fs and pays the maximum fee (fees.max_fee_gwei)"
+                    " already; it waits",
+                    attempt.hash,
+                    time.time() - attempt.sent_at,
+                )
+            return False
+        self._outbox.mark_replaced(
+            [e.id for e in entries],
+            attempt,
+            replacement.hash,
+            replacement.raw.hex(),
+            unsigned_to_json(replacement.unsigned),
+        )
+        log.info(
+            "submitter: %s not mined after %.0fs: replaced by %s (same nonce %d, higher fees)",
+            attempt.hash,
+            time.time() - attempt.sent_at,
+            replacement.hash,
+            attempt.nonce,
+        )
+        try:
+            self._chain.broadcast(replacement)
+        except ChainClientError as exc:
+            log.warning(
+                "submitter: sending replacement %s failed (%s); it will be sent again", replacement.hash, exc
+            )
+        return True
+
     def _follow_included(self, tx_hash: str, entries: list[OutboxEntry]) -> bool:
-        if self._chain.confirmed_receipt(tx_hash) is not None:
-            self._outbox.mark_final([e.id for e in entries])
+        receipt = self._chain.confirmed_receipt(tx_hash)
+        if receipt is not None:
+            self._outbox.mark_final(
+                [e.id for e in entries], receipt.block_number, block_hash=(tx_hash, receipt.block_hash)
+            )
             return True
         if self._chain.confirmed_receipt(tx_hash, 1) is None:
             # Its block was reorganised away: the transaction is back in the pool, or lost; follow it again.
@@ -152,22 +274,46 @@ class Submitter:
             return True
         return False
 
-    def _rebroadcast_if_lost(self, tx_hash: str, entries: list[OutboxEntry]) -> None:
-        if self._chain.is_known(tx_hash):
-            return
-        raw = entries[0].raw_tx
-        if raw is None:
-            self._outbox.requeue([e.id for e in entries], "the transaction was lost before it was stored")
-            return
-        try:
-            self._chain.broadcast(SignedTransaction(tx_hash, bytes.fromhex(raw), -1))
-        except ChainError as exc:
-            if "nonce too low" in str(exc).lower():
-                # Its nonce went to another transaction (the chain was reset, or someone else used the key).
-                self._chain.nonces.resync()
-                self._outbox.requeue([e.id for e in entries], f"sent again: {exc}")
+    def _watch_final(self) -> bool:
+        """Check the final entries of the last `watch_blocks` blocks against the canonical chain, once per
+        new head: the newest of their blocks first, since a block that is still canonical vouches for
+        every block below it. An entry whose transaction left the chain (a reorganisation deeper than
+        `confirmations`) is followed and sent again; one whose transaction moved waits for its depth."""
+        if time.monotonic() < self._next_watch:
+            return False
+        self._next_watch = time.monotonic() + WATCH_INTERVAL
+        head = self._chain.head()
+        if head.hash == self._watched_head:
+            return False
+        moved = False
+        for tx_hash, entries in _by_transaction(self._outbox.final_since(head.number - self._watch_blocks)):
+            attempt = self._outbox.attempt(tx_hash)
+            stored = attempt.block_hash if attempt is not None else None
+            block = self._chain.get_block(int(entries[0].block_number or 0))
+            if stored is not None and block is not None and block.hash == stored:
+                break
+            receipt = self._chain.confirmed_receipt(tx_hash, 1)
+            if receipt is not None and receipt.block_hash == stored:
+                break
+            if receipt is not None and stored is None:
+                continue  # stored before blocks were noted: it is on chain, nothing to compare
+            ids = [e.id for e in entries]
+            if receipt is None:
+                log.error(
+                    "submitter: final transaction %s (block %s) was reorganised away: sending it again;"
+                    " chain.confirmations (%d) is too low for this chain",
+                    tx_hash,
+                    entries[0].block_number,
+                    self._chain.confirmations,
+                )
+                self._outbox.mark_resubmitted(ids)
             else:
-                raise
+                self._outbox.mark_included(
+                    ids, receipt.block_number, tx_hash=tx_hash, block_hash=receipt.block_hash
+                )
+            moved = True
+        self._watched_head = head.hash
+        return moved
 
     def _mined_but_failed(self, tx_hash: str, receipt: Receipt, entries: list[OutboxEntry]) -> None:
         ids = [e.id for e in entries]
@@ -345,6 +491,7 @@ class Submitter:
             signed.hash,
             signed.raw.hex(),
             next_nonce=(self._chain.address, signed.nonce + 1),
+            unsigned=unsigned_to_json(signed.unsigned),
         )
         self._last_sent = time.monotonic()
         try:

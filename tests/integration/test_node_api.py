@@ -49,6 +49,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
             chain_url=anvil.url,
             registry=registry,
             ipfs_api=daemon.api,
+            confirmations=1,  # anvil automines: no block comes after the last transaction
         )
         node = Node(config)
         with TestClient(create_app(node)) as test_client:

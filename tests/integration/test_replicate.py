@@ -72,6 +72,7 @@ def _config(
         registry=registry,
         ipfs_api=daemon.api,
         replication="dependencies",
+        confirmations=1,  # anvil automines: no block comes after the last transaction
     )
 
 
