@@ -57,13 +57,22 @@ def start(config_path: Path, log_level: str) -> None:
     from proml.node.api.app import create_app
     from proml.node.clients.chain import ChainClientError
     from proml.node.clients.wallet import WalletError
+    from proml.node.passphrase_handoff import HandoffError, received_passphrase, restart_without_passphrase
     from proml.node.runtime import Node, NodeSetupError
 
     config = node_config(config_path)
+    # First of all: a passphrase in this process's environment would stay readable in /proc/PID/environ
+    # for as long as the node runs. This returns once the environment does not hold it.
+    try:
+        restart_without_passphrase(config.passphrase_env, needed=config.passphrase_file is None)
+        passphrase = received_passphrase()
+    except HandoffError as exc:
+        fail_usage(str(exc))
+    _keep_files_private(config.data_dir)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _require_free_port(config.api_host, config.api_port)
     try:
-        running = Node(config)
+        running = Node(config, passphrase)
         # Before serving: a missing or wrong passphrase is a usage error, not a node that serves and
         # never sends anything.
         running.start_background()
@@ -77,11 +86,28 @@ def start(config_path: Path, log_level: str) -> None:
             port=config.api_port,
             log_level=log_level,
             access_log=False,
+            # Beyond these, a client is answered 503; an idle connection is closed after the keep-alive
+            # timeout. Slow bodies are cut off by the API's request guard (api.request_timeout).
+            limit_concurrency=config.max_connections,
+            timeout_keep_alive=config.keepalive_timeout,
         )
     except SystemExit as exc:  # uvicorn's own startup failure (it logged the reason on one line)
         if exc.code not in (0, None):
             fail_usage(f"the API did not start on {config.api_host}:{config.api_port} (see the line above)")
         raise
+
+
+def _keep_files_private(data_dir: Path) -> None:
+    """Whatever the node writes (outbox, index, downloads, status) is for its owner only, and so is the
+    data folder, whatever an older version or the umask left in it."""
+    import os
+
+    os.umask(0o077)
+    try:
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        data_dir.chmod(0o700)
+    except OSError as exc:
+        fail_usage(f"node.data_dir {data_dir} cannot be made private: {exc.strerror or exc}")
 
 
 def _require_free_port(host: str, port: int) -> None:

@@ -173,9 +173,12 @@ def read_status(path: Path) -> dict[str, Any] | None:
 class BackgroundProcess:
     """The node's handle on its background process: start it, see whether it runs, stop it."""
 
-    def __init__(self, config: NodeConfig, chain_id: int) -> None:
+    def __init__(self, config: NodeConfig, chain_id: int, passphrase: str | None = None) -> None:
         self._config = config
         self._chain_id = chain_id
+        # Handed to each process it starts (a restart too) through multiprocessing's pipe; None: the
+        # process reads the passphrase itself (`wallet.read_passphrase`).
+        self._passphrase = passphrase
         self._process: multiprocessing.process.BaseProcess | None = None
 
     @property
@@ -196,7 +199,14 @@ class BackgroundProcess:
         receive, send = context.Pipe(duplex=False)
         process = context.Process(
             target=main,
-            args=(self._config, self._chain_id, os.getpid(), logging.getLogger().level, send),
+            args=(
+                self._config,
+                self._chain_id,
+                os.getpid(),
+                logging.getLogger().level,
+                send,
+                self._passphrase,
+            ),
             name=PROCESS_NAME,
             daemon=True,
         )
@@ -244,7 +254,14 @@ def _wait_ready(
     return f"the background process exited (code {process.exitcode}) before it was ready; see the log above"
 
 
-def main(config: NodeConfig, chain_id: int, parent: int, log_level: int, ready: Connection) -> None:
+def main(
+    config: NodeConfig,
+    chain_id: int,
+    parent: int,
+    log_level: int,
+    ready: Connection,
+    passphrase: str | None = None,
+) -> None:
     """The background process: dies with `parent`; decrypts the key; works until SIGTERM or SIGINT."""
     _die_with_parent(parent)
     # Behind the API's process for the CPU: a request waiting to be acknowledged goes first, and this
@@ -256,9 +273,9 @@ def main(config: NodeConfig, chain_id: int, parent: int, log_level: int, ready: 
             ready.send(f"another background process holds {config.data_dir / LOCK_FILE}")
             sys.exit(1)
         try:
-            signer = Signer.from_keystore(
-                config.keystore, read_passphrase(config.passphrase_env, config.passphrase_file)
-            )
+            if passphrase is None:
+                passphrase = read_passphrase(config.passphrase_env, config.passphrase_file)
+            signer = Signer.from_keystore(config.keystore, passphrase)
             background = Background(config, signer, chain_id)
         except WalletError as exc:
             ready.send(str(exc))

@@ -54,6 +54,13 @@ class NodeConfig:
     api_port: int = 8701
     replication: str = "all"
     digest_algorithm: str = "sha256"
+    # What one client may ask of the API (docs/node.md, "Limits"): JSON bodies (payload and verify uploads
+    # stream and have no size limit), waits for a slow client, connections.
+    max_body_bytes: int = 1 << 20
+    max_json_depth: int = 64
+    request_timeout: int = 30
+    keepalive_timeout: int = 5
+    max_connections: int = 256
     # Fees (docs/node.md, "Fees and replacement"): None asks the chain (its priority fee; 2 x base fee
     # + tip). A transaction not included after `replace_after` seconds is sent again with the same
     # nonce and fees raised by `bump_percent`, never above `max_fee_gwei` per gas.
@@ -107,11 +114,17 @@ _LOCATIONS: dict[str, tuple[str, str]] = {
     "ipfs_api": ("ipfs", "api"),
     "api_host": ("api", "host"),
     "api_port": ("api", "port"),
+    "max_body_bytes": ("api", "max_body_bytes"),
+    "max_json_depth": ("api", "max_json_depth"),
+    "request_timeout": ("api", "request_timeout"),
+    "keepalive_timeout": ("api", "keepalive_timeout"),
+    "max_connections": ("api", "max_connections"),
     "replication": ("replication", "policy"),
 }
 ENVIRONMENT = {name: f"PROML_{section.upper()}_{key.upper()}" for name, (section, key) in _LOCATIONS.items()}
 _PATHS = {"data_dir", "keystore", "passphrase_file"}
-_INTS = {"confirmations", "chain_id", "watch_blocks", "bump_percent", "api_port"}
+_API_LIMITS = ("max_body_bytes", "max_json_depth", "request_timeout", "keepalive_timeout", "max_connections")
+_INTS = {"confirmations", "chain_id", "watch_blocks", "bump_percent", "api_port", *_API_LIMITS}
 _NUMBERS = {"chain_wait", "priority_fee_gwei", "fee_cap_gwei", "max_fee_gwei", "replace_after"}
 
 
@@ -299,4 +312,9 @@ _CHECKS: dict[str, Any] = {
     "replace_after": _positive,
     # geth and Besu refuse a replacement that raises the fees by less than 10 %.
     "bump_percent": _at_least(10, 1000),
+    "max_body_bytes": _at_least(1),
+    "max_json_depth": _at_least(1, 1000),
+    "request_timeout": _at_least(1),
+    "keepalive_timeout": _at_least(1),
+    "max_connections": _at_least(1),
 }

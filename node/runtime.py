@@ -62,7 +62,7 @@ class Node:
     """What the API serves: captures into the outbox, reads from the index, verifies. It holds no key; the
     background process (started by `start`) signs and sends, follows the chain and replicates."""
 
-    def __init__(self, config: NodeConfig) -> None:
+    def __init__(self, config: NodeConfig, passphrase: str | None = None) -> None:
         if not config.registry:
             raise NodeSetupError(
                 "chain.registry is empty: set it to the consortium's registry (or use `proml devnet up`)"
@@ -94,7 +94,9 @@ class Node:
         )
         self.governance = GovernanceService(self.outbox)
         self.verify = VerifyService(self.query, self.storage, self.chain, config.registry)
-        self.background = BackgroundProcess(config, chain_id)
+        # `passphrase`: what `proml node start` took out of its environment (None: the background
+        # process reads the configured file or variable itself).
+        self.background = BackgroundProcess(config, chain_id, passphrase)
         self._supervisor: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 

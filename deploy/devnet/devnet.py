@@ -17,7 +17,7 @@ from typing import Any
 
 from . import steps
 from .anvil import CHAIN_ID
-from .processes import ProcessError
+from .processes import ProcessError, private_dir
 from .state import (
     CHAIN_PORT,
     DEFAULT_DIR,
@@ -159,8 +159,8 @@ def _load(layout: Layout) -> DevnetState:
 
 @contextmanager
 def _locked(layout: Layout) -> Iterator[None]:
-    """One `up` or `down` at a time per devnet folder."""
-    layout.root.mkdir(parents=True, exist_ok=True)
+    """One `up` or `down` at a time per devnet folder (private: it holds every organisation's keys)."""
+    private_dir(layout.root)
     with open(layout.root / ".lock", "w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from proml.node.config import ENVIRONMENT
+from proml.node.config import ENVIRONMENT, NodeConfig
 
 from .processes import listens_on, spawn, stop_process, wait_until
 
@@ -22,9 +22,10 @@ def node_command(config: Path) -> list[str]:
 
 def node_environment() -> dict[str, str]:
     """This environment without the `PROML_*` settings: they would override the devnet's node.toml
-    (e.g. a PROML_API_PORT in the user's shell would put every node on one port)."""
-    overrides = set(ENVIRONMENT.values())
-    return {name: value for name, value in os.environ.items() if name not in overrides}
+    (e.g. a PROML_API_PORT in the user's shell would put every node on one port); and without a
+    passphrase: a devnet node reads its own from its passphrase file."""
+    dropped = {*ENVIRONMENT.values(), NodeConfig.passphrase_env}
+    return {name: value for name, value in os.environ.items() if name not in dropped}
 
 
 def healthy(url: str) -> bool:

@@ -18,7 +18,7 @@ from proml.node.services.api_keys import FILE_NAME as API_KEYS_FILE
 from proml.node.services.api_keys import ApiKeyStore, Scope
 
 from .anvil import CHAIN_ID
-from .processes import write_private
+from .processes import private_dir, write_private
 from .state import Layout, OrgState
 
 API_KEY_NAME = "devnet"
@@ -60,7 +60,8 @@ def write_config(layout: Layout, org: OrgState, chain_url: str, registry: str) -
     )
     path = layout.config(org.name)
     text = render_config(config)
-    layout.data_dir(org.name).mkdir(parents=True, exist_ok=True)
+    private_dir(layout.org_dir(org.name))
+    private_dir(layout.data_dir(org.name))
     if path.exists() and path.read_text(encoding="utf-8") == text:
         return False
     path.write_text(text, encoding="utf-8")

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 STOP_TIMEOUT = 15.0
 LOG_TAIL_LINES = 40
@@ -140,6 +141,21 @@ def write_swarm_key(path: Path) -> Path:
     return path
 
 
+def private_dir(path: Path) -> Path:
+    """`path` as a folder that only its owner can open (made so if it exists already)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return path
+
+
+def _private_output(path: Path, *, append: bool = False) -> BinaryIO:
+    """A log or output file readable by the owner only (made so if it exists already)."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
+    fd = os.open(path, flags, 0o600)
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, "ab" if append else "wb")
+
+
 def write_private(path: Path, text: str) -> None:
     """Write `text` to `path` readable by the owner only, atomically (never a half-written secret)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -171,8 +187,8 @@ def spawn(
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with ExitStack() as files:
-        log = files.enter_context(open(log_path, "ab"))
-        out = files.enter_context(open(stdout_path, "wb")) if stdout_path is not None else log
+        log = files.enter_context(_private_output(log_path, append=True))
+        out = files.enter_context(_private_output(stdout_path)) if stdout_path is not None else log
         process = subprocess.Popen(
             list(command),
             stdin=subprocess.DEVNULL,
@@ -181,6 +197,8 @@ def spawn(
             cwd=cwd,
             env=dict(env) if env is not None else None,
             start_new_session=detach,
+            # What the chain, the IPFS daemons and the nodes write is their organisation's only.
+            umask=0o077,
         )
     _CHILDREN[process.pid] = process
     return process

@@ -11,6 +11,7 @@ from proml import __version__
 
 from ..runtime import Node
 from . import problems, routes_admin, routes_capture, routes_governance, routes_query, routes_verify
+from .guard import Limits, RequestGuard
 
 
 def create_app(node: Node, *, run_background: bool = True) -> FastAPI:
@@ -34,9 +35,17 @@ def create_app(node: Node, *, run_background: bool = True) -> FastAPI:
     )
     app.state.node = node
     problems.install(app)
-    app.include_router(routes_admin.router)
-    app.include_router(routes_capture.router)
-    app.include_router(routes_query.router)
-    app.include_router(routes_governance.router)
-    app.include_router(routes_verify.router)
+    routers = (
+        routes_admin.router,
+        routes_capture.router,
+        routes_query.router,
+        routes_governance.router,
+        routes_verify.router,
+    )
+    for router in routers:
+        app.include_router(router)
+    # Outside FastAPI's body parsing: keys, body limits and timeouts are checked before a body is read.
+    # It matches the routers' own routes (FastAPI's list of the app's routes nests included routers).
+    routes = [route for router in routers for route in router.routes]
+    app.add_middleware(RequestGuard, routes=routes, keys=node.api_keys, limits=Limits.of(node.config))
     return app

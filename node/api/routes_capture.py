@@ -10,18 +10,32 @@ from fastapi.responses import JSONResponse
 from ..services.api_keys import Scope
 from ..services.capture import ActivityRecord, Anchor, Registration, Rollback
 from ..services.outbox import OutboxEntry
-from .auth import require
+from .auth import admitted_key, require
 from .context import node_of
+from .guard import streams_body
 from .models import AnchorRequest, RecordRequest, RegistrationRequest, RollbackRequest
 from .views import entry_view
 
 router = APIRouter(prefix="/v1", tags=["capture"])
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key", max_length=200, description="retrying with the same key never records twice"
-    ),
-]
+
+
+async def _client_idempotency_key(
+    request: Request,
+    key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            max_length=200,
+            description="retrying with the same key never records twice",
+        ),
+    ] = None,
+) -> str | None:
+    """The Idempotency-Key as the outbox keeps it, under the API key's id: two clients of one node that
+    happen to choose the same key each get their own entry."""
+    return None if key is None else f"{admitted_key(request).id}:{key}"
+
+
+IdempotencyKey = Annotated[str | None, Depends(_client_idempotency_key)]
 
 
 def acknowledged(entry: OutboxEntry, created: bool) -> JSONResponse:
@@ -33,6 +47,7 @@ def acknowledged(entry: OutboxEntry, created: bool) -> JSONResponse:
 
 
 @router.post("/payloads", status_code=201, dependencies=[Depends(require(Scope.WRITE))])
+@streams_body
 async def upload_payload(request: Request) -> dict[str, Any]:
     """Stream the request body to IPFS (never held whole in memory); its digest, CID and size."""
     stored = await node_of(request).storage.add_stream(request.stream())

@@ -18,6 +18,7 @@ from ..services.api_keys import Scope
 from ..services.verify import PAYLOAD_TIMEOUT, digests_of
 from .auth import require
 from .context import node_of
+from .guard import streams_body
 from .problems import Problem
 
 router = APIRouter(prefix="/v1", tags=["verify"], dependencies=[Depends(require(Scope.READ))])
@@ -38,6 +39,7 @@ def _parse_cid(text: str) -> CID:
 
 
 @router.post("/assets/{address}/verify")
+@streams_body
 async def verify_file(address: str, request: Request, digest: str | None = None) -> dict[str, Any]:
     """Is the file in the body (streamed, never held whole) the one recorded for the asset? Or, with
     `?digest=sha256:...` and no body, is that digest? `result` is OK (an accepted record holds it),
@@ -81,7 +83,11 @@ async def download_payload(cid: str, request: Request, digest: str | None = None
     descriptor, name = tempfile.mkstemp(dir=folder)
     os.close(descriptor)
     target = Path(name)
-    await node.storage.fetch_to_file(parsed, target, expected_digest=expected, timeout=60.0)
+    try:
+        await node.storage.fetch_to_file(parsed, target, expected_digest=expected, timeout=60.0)
+    except BaseException:
+        target.unlink(missing_ok=True)  # the placeholder mkstemp made: a failed download leaves nothing
+        raise
     return FileResponse(
         target,
         media_type="application/octet-stream",
