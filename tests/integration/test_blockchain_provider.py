@@ -14,8 +14,17 @@ from web3 import Web3
 from proml.contracts.artifacts import load_artifact
 from proml.contracts.errors import ContractRevert
 from proml.contracts.transitions import Role
-from proml.node.clients.chain import ChainClient, ChainUnavailable
-from proml.node.providers.blockchain import BlockchainProvider, Fees, ReceiptTimeout
+from proml.node.clients.chain import (
+    AlreadyKnown,
+    ChainClient,
+    ChainUnavailable,
+    GasLimitExceeded,
+    InsufficientFunds,
+    IntrinsicGasTooLow,
+    NonceTooLow,
+    Underpriced,
+)
+from proml.node.providers.blockchain import GWEI, BlockchainProvider, Fees, ReceiptTimeout
 from proml.node.providers.signer import Signer
 from tests.integration.anvil import (  # noqa: F401  (fixtures)
     Anvil,
@@ -244,3 +253,51 @@ def test_replaced_transaction_lands_once(anvil: Anvil) -> None:
     assert client.get_transaction_receipt(stuck) is None
     assert client.get_transaction_count(provider.address, "latest") == nonce_before + 1
     assert view_uint(provider, registry, "assetCount") == 1
+
+
+def test_configured_fees_are_offered_and_never_above_the_maximum(anvil: Anvil) -> None:
+    provider = provider_for(anvil, priority_fee=3 * GWEI, max_fee=50 * GWEI)
+    base = anvil.client().get_block("latest")
+    assert base is not None and base.base_fee_per_gas is not None
+    assert provider.fees() == Fees(2 * base.base_fee_per_gas + 3 * GWEI, 3 * GWEI)
+    assert provider_for(anvil, fee_cap=7 * GWEI, priority_fee=GWEI).fees() == Fees(7 * GWEI, GWEI)
+
+    # The base fee jumps: a replacement pays what the chain asks now, but no more than the maximum...
+    anvil.rpc("anvil_setNextBlockBaseFeePerGas", hex(100 * GWEI))
+    anvil.mine()
+    first = Fees(4 * GWEI, 3 * GWEI)
+    replacement = provider.replacement_fees(first)
+    assert replacement == Fees(50 * GWEI, 3 * GWEI * 120 // 100)
+    # ... and at the maximum there is no room for the raise the pools want: no replacement.
+    assert provider.replacement_fees(replacement) is None
+    assert provider.fees().max_fee_per_gas == 50 * GWEI
+
+
+def test_the_chains_refusals_arrive_classified(anvil: Anvil) -> None:
+    provider = provider_for(anvil)
+    client = anvil.client()
+    to = address_of(anvil, 1)
+    signed = provider.prepare(to, b"", gas=21_000)
+    provider.broadcast(signed)
+    provider.wait_for_receipt(signed.hash)
+    with pytest.raises(NonceTooLow):  # the same bytes, once mined
+        client.send_raw_transaction(signed.raw)
+
+    anvil.rpc("evm_setAutomine", False)
+    pending = provider.prepare(to, b"", gas=21_000)
+    provider.broadcast(pending)
+    with pytest.raises(AlreadyKnown):
+        client.send_raw_transaction(pending.raw)
+    assert provider.broadcast(pending) == pending.hash  # already known counts as sent
+
+    def signed_with(**changes: Any) -> bytes:
+        return bytes(provider.sign({**pending.unsigned, "nonce": pending.nonce + 1, **changes}).raw)
+
+    with pytest.raises(Underpriced):
+        client.send_raw_transaction(signed_with(maxFeePerGas=1, maxPriorityFeePerGas=1))
+    with pytest.raises(IntrinsicGasTooLow):
+        client.send_raw_transaction(signed_with(gas=20_000))
+    with pytest.raises(GasLimitExceeded):
+        client.send_raw_transaction(signed_with(gas=10**9))
+    with pytest.raises(InsufficientFunds):
+        client.send_raw_transaction(signed_with(value=10**30))
