@@ -55,6 +55,7 @@ def start(config_path: Path, log_level: str) -> None:
     import uvicorn
 
     from proml.node.api.app import create_app
+    from proml.node.api.server import protocol_with_head_timeout
     from proml.node.clients.chain import ChainClientError
     from proml.node.clients.wallet import WalletError
     from proml.node.passphrase_handoff import HandoffError, received_passphrase, restart_without_passphrase
@@ -90,6 +91,8 @@ def start(config_path: Path, log_level: str) -> None:
             # timeout. Slow bodies are cut off by the API's request guard (api.request_timeout).
             limit_concurrency=config.max_connections,
             timeout_keep_alive=config.keepalive_timeout,
+            # A request line and headers must be whole within api.request_timeout too.
+            http=protocol_with_head_timeout(config.request_timeout),
         )
     except SystemExit as exc:  # uvicorn's own startup failure (it logged the reason on one line)
         if exc.code not in (0, None):

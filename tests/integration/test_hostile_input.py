@@ -179,6 +179,18 @@ def test_a_body_that_never_arrives_is_cut_off(own_node: OwnNode) -> None:
     assert waited < 10 * REQUEST_TIMEOUT  # not held open for minutes (generous: a loaded machine)
 
 
+@pytest.mark.parametrize(
+    "head", [b"", b"GET /v1/health HTTP/1.1\r\nHost: node\r\nX-Slow: "], ids=["nothing", "half a head"]
+)
+def test_a_connection_whose_request_head_never_completes_is_closed(own_node: OwnNode, head: bytes) -> None:
+    host, port = own_node.url.removeprefix("http://").split(":")
+    started = time.monotonic()
+    with socket.create_connection((host, int(port)), timeout=10 * REQUEST_TIMEOUT) as client:
+        client.sendall(head)
+        assert client.recv(65536) == b""  # closed by the node, nothing answered
+    assert time.monotonic() - started < 10 * REQUEST_TIMEOUT  # generous: a loaded machine
+
+
 def test_an_upload_cut_off_by_its_client_leaves_no_pin_and_one_log_line(devnet_node: dict[str, Any]) -> None:
     url, ipfs_api = devnet_node["node_url"], devnet_node["ipfs_api"]
     log = devnet_node["org_dir"] / "node.log"
