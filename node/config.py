@@ -24,7 +24,7 @@ DIGEST_ALGORITHMS = ("sha256", "blake3")
 GWEI = 10**9
 # Blocks on top of a transaction's own (counting it) before its records are final. geth's Clique
 # reorganises the last block or two when out-of-turn signers race; five is past that. Instant-finality
-# BFT chains (Besu QBFT/IBFT 2.0) can use 1 (docs/node.md, "Finality").
+# BFT chains (Besu QBFT/IBFT 2.0) can use 1 (docs/node.md, "Finality and fees").
 DEFAULT_CONFIRMATIONS = 5
 
 
@@ -61,7 +61,7 @@ class NodeConfig:
     request_timeout: int = 30
     keepalive_timeout: int = 5
     max_connections: int = 256
-    # Fees (docs/node.md, "Fees and replacement"): None asks the chain (its priority fee; 2 x base fee
+    # Fees (docs/node.md, "Finality and fees"): None asks the chain (its priority fee; 2 x base fee
     # + tip). A transaction not included after `replace_after` seconds is sent again with the same
     # nonce and fees raised by `bump_percent`, never above `max_fee_gwei` per gas.
     priority_fee_gwei: float | None = None

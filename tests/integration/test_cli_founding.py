@@ -14,7 +14,8 @@ from proml.node.config import load_config
 from tests.integration.anvil import Anvil, anvil_fixture  # noqa: F401  (fixture)
 
 PASSPHRASE = "founding passphrase"
-ENV = {"PROML_PASSPHRASE": PASSPHRASE}
+# anvil mines each transaction at once and no block after it: one confirmation (docs/node.md, "Finality").
+ENV = {"PROML_PASSPHRASE": PASSPHRASE, "PROML_CHAIN_CONFIRMATIONS": "1"}
 
 
 def init(runner: CliRunner, chain_url: str, folder: Path, org: str) -> Path:
