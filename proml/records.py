@@ -32,6 +32,9 @@ SCHEMA: Final = "proml.record/1"
 ACTIVITIES: Final[tuple[str, ...]] = tuple(a.name.lower() for a in Activity)
 # I-JSON / JCS: numbers are IEEE-754 doubles, so only integers in this range are exact.
 MAX_SAFE_INTEGER: Final = 2**53 - 1
+# The largest document a node stores, and the most that verification and replication read: one limit for
+# all three, so that no node acknowledges a record that no node can then verify.
+MAX_DOCUMENT_BYTES: Final = 1 << 20
 
 JsonValue: TypeAlias = "bool | int | float | str | list[JsonValue] | dict[str, JsonValue] | None"
 
@@ -82,6 +85,10 @@ class MalformedDocument(RecordDocumentError):
 
 class NonCanonicalDocument(RecordDocumentError):
     """The document is valid but its bytes are not the canonical (JCS) form."""
+
+
+class DocumentTooLarge(RecordDocumentError):
+    """The canonical bytes are over ``MAX_DOCUMENT_BYTES``; ``field`` is the one that takes most room."""
 
 
 class PackageNotInstalled(RecordDocumentError):
@@ -279,6 +286,20 @@ def _timestamp(path: str, value: object) -> str:
     return text
 
 
+def _float(path: str, value: float) -> float:
+    """A float whose canonical form reads back as the same number: finite, and not an integer beyond
+    2**53 - 1 (JCS writes 1e16 as ``10000000000000000``, which reads back as an unsafe integer)."""
+    if not math.isfinite(value):
+        raise InvalidField(path, f"{value!r} is not a JSON number: record finite numbers only")
+    if value.is_integer() and abs(value) > MAX_SAFE_INTEGER and abs(value) < 1e21:
+        raise InvalidField(
+            path,
+            f"{value!r} is a whole number beyond 2**53 - 1, which canonical JSON writes as an integer that "
+            "no parser holds exactly: record it in a larger unit (e.g. 1e16 bytes as 10 PB) or as a string",
+        )
+    return value
+
+
 def _json(path: str, value: object) -> JsonValue:
     """A deep copy of ``value`` as plain JSON types (tuples become lists), or ``InvalidField``."""
     if value is None or isinstance(value, bool | str):
@@ -290,9 +311,7 @@ def _json(path: str, value: object) -> JsonValue:
             raise InvalidField(path, f"integer {value} is beyond 2**53 - 1, which JSON cannot hold exactly")
         return int(value)
     if isinstance(value, float):
-        if not math.isfinite(value):
-            raise InvalidField(path, f"{value!r} is not a JSON number: record finite numbers only")
-        return value
+        return _float(path, value)
     if isinstance(value, Mapping):
         return _json_object(path, value)
     if isinstance(value, list | tuple):
@@ -324,10 +343,12 @@ def _metrics(path: str, value: object) -> dict[str, int | float]:
         where = f"{path}.{name}"
         if isinstance(item, bool) or not isinstance(item, int | float):
             raise InvalidField(where, f"a metric is a number, got {type(item).__name__} {item!r}")
-        if isinstance(item, float) and not math.isfinite(item):
-            raise InvalidField(where, f"{item!r} is not a JSON number: record finite metrics only")
-        if isinstance(item, int) and abs(item) > MAX_SAFE_INTEGER:
-            raise InvalidField(where, f"integer {item} is beyond 2**53 - 1: record it as a float")
+        if isinstance(item, float):
+            _float(where, item)
+        elif abs(item) > MAX_SAFE_INTEGER:
+            raise InvalidField(
+                where, f"integer {item} is beyond 2**53 - 1, which JSON cannot hold exactly: use another unit"
+            )
         result[name] = item
     return result
 
@@ -547,6 +568,22 @@ class RecordDocument:
         """SHA-256 of ``to_json_bytes()``: 32 bytes, the ``recordDigest`` on chain."""
         return hashlib.sha256(self.to_json_bytes()).digest()
 
+    def storable_bytes(self) -> bytes:
+        """The canonical bytes, once they are known to pass exactly what verification and replication
+        apply to them: at most ``MAX_DOCUMENT_BYTES``, and parsed back (``require_canonical``) into the
+        same bytes. A document that fails here would be on chain and never verifiable."""
+        data = self.to_json_bytes()
+        if len(data) > MAX_DOCUMENT_BYTES:
+            where = _largest_field("", self.to_dict())
+            raise DocumentTooLarge(
+                where,
+                f"the record document would be {len(data)} bytes, over the {MAX_DOCUMENT_BYTES} a node "
+                f"verifies; this field takes most of it: upload large content as a payload and record its "
+                "digest instead",
+            )
+        RecordDocument.from_json_bytes(data, require_canonical=True)
+        return data
+
     @classmethod
     def from_dict(cls, value: object) -> RecordDocument:
         obj = _object("", value, _FIELDS, ("notes",))
@@ -593,6 +630,24 @@ class RecordDocument:
 # --- helpers ---------------------------------------------------------------------------------------------
 
 
+def _largest_field(path: str, value: JsonValue) -> str:
+    """The path of the field that takes most of ``value``'s canonical bytes, descending while one child
+    holds most of its parent."""
+    if isinstance(value, dict):
+        children = [(f"{path}.{k}" if path else k, v) for k, v in value.items()]
+    elif isinstance(value, list):
+        children = [(f"{path}[{i}]", v) for i, v in enumerate(value)]
+    else:
+        return path
+    if not children:
+        return path
+    sizes = [(len(canonical_json(v)), p, v) for p, v in children]
+    size, child, item = max(sizes, key=lambda entry: entry[0])
+    if path and size * 2 < len(canonical_json(value)):
+        return path
+    return _largest_field(child, item)
+
+
 def rfc3339(moment: datetime | None = None) -> str:
     """``moment`` (default: now) as an RFC 3339 UTC timestamp with milliseconds, e.g. for ``started_at``."""
     moment = datetime.now(UTC) if moment is None else moment
@@ -625,10 +680,12 @@ def environment_snapshot(
 
 __all__ = [
     "ACTIVITIES",
+    "MAX_DOCUMENT_BYTES",
     "SCHEMA",
     "Actor",
     "Artifact",
     "CanonicalJsonError",
+    "DocumentTooLarge",
     "Environment",
     "InvalidField",
     "JsonValue",

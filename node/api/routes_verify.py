@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as PathParameter
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
@@ -16,12 +17,23 @@ from proml.content.digest import ContentDigest
 
 from ..services.api_keys import Scope
 from ..services.verify import PAYLOAD_TIMEOUT, digests_of
+from . import responses
 from .auth import require
 from .context import node_of
 from .guard import streams_body
-from .problems import Problem
+from .models import CID_PATTERN, DIGEST_PATTERN
+from .problems import AUTHENTICATED, Problem, refusals
+from .routes_query import ABOUT_AN_ASSET, Address
 
-router = APIRouter(prefix="/v1", tags=["verify"], dependencies=[Depends(require(Scope.READ))])
+router = APIRouter(
+    prefix="/v1",
+    tags=["verify"],
+    dependencies=[Depends(require(Scope.READ))],
+    responses=refusals(AUTHENTICATED),
+)
+Digest = Annotated[
+    str | None, Query(pattern=DIGEST_PATTERN, description="sha256:<64 hex> or blake3:<64 hex>")
+]
 
 
 def _parse_digest(text: str) -> ContentDigest:
@@ -38,9 +50,13 @@ def _parse_cid(text: str) -> CID:
         raise Problem(400, "invalid_cid", f"{text!r} is not a CID: {exc}") from None
 
 
-@router.post("/assets/{address}/verify")
+@router.post(
+    "/assets/{address}/verify",
+    response_model=responses.FileVerification,
+    responses={**ABOUT_AN_ASSET, **refusals(408)},
+)
 @streams_body
-async def verify_file(address: str, request: Request, digest: str | None = None) -> dict[str, Any]:
+async def verify_file(address: Address, request: Request, digest: Digest = None) -> dict[str, Any]:
     """Is the file in the body (streamed, never held whole) the one recorded for the asset? Or, with
     `?digest=sha256:...` and no body, is that digest? `result` is OK (an accepted record holds it),
     REJECTED_ONLY (only records the state machine refused hold it: `ok` false) or MISMATCH (`ok` false)."""
@@ -52,9 +68,13 @@ async def verify_file(address: str, request: Request, digest: str | None = None)
     return node_of(request).verify.verify_file(address, digests)
 
 
-@router.get("/assets/{address}/verification")
+@router.get(
+    "/assets/{address}/verification",
+    response_model=responses.HistoryVerification,
+    responses={**ABOUT_AN_ASSET, **refusals(503)},
+)
 async def verify_history(
-    address: str,
+    address: Address,
     request: Request,
     payloads: Annotated[
         bool, Query(description="also stream every payload a record document names by CID, and check it")
@@ -71,8 +91,19 @@ async def verify_history(
     )
 
 
-@router.get("/payloads/{cid}")
-async def download_payload(cid: str, request: Request, digest: str | None = None) -> FileResponse:
+@router.get(
+    "/payloads/{cid}",
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+        **refusals(400, 502, 503),
+    },
+)
+async def download_payload(
+    cid: Annotated[str, PathParameter(pattern=CID_PATTERN, description="as `ipfs add` printed it")],
+    request: Request,
+    digest: Digest = None,
+) -> FileResponse:
     """A payload from this node's IPFS daemon (or its swarm), its CID (and digest, if given) checked
     before the first byte is sent."""
     node = node_of(request)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from proml.contracts import addresses
 from proml.contracts.events import AnchorPhase
 from proml.contracts.transitions import TRANSITIONS, Activity, AssetKind
 from proml.records import SCHEMA, RecordDocument, RecordDocumentError, rfc3339
@@ -222,10 +223,12 @@ class CaptureService:
             if entry.kind != REGISTER:
                 raise UnknownAsset(where, f"{value} is a record, not a registration")
             return value, KINDS[entry.payload["kind"]]
-        if not re.fullmatch(r"0x[0-9a-fA-F]{40}", value):
-            raise CaptureError(where, f"{value!r} is neither an address (0x + 40 hex) nor outbox:<id>")
-        address = value.lower()
-        kind = self._kinds.get(address) or self._asset_kind(value)
+        try:
+            checksummed = addresses.parse(value)
+        except addresses.InvalidAddress as exc:
+            raise CaptureError(where, f"{exc} (or name a registration by its outbox:<id>)") from None
+        address = checksummed.lower()
+        kind = self._kinds.get(address) or self._asset_kind(checksummed)
         if kind is None or kind == AssetKind.NONE:
             raise UnknownAsset(where, f"{value} is not an asset of this consortium's registry")
         self._kinds[address] = kind
@@ -266,7 +269,9 @@ class CaptureService:
         if request.notes is not None:
             document["notes"] = request.notes
         try:
-            RecordDocument.from_dict(with_placeholders(document))
+            # The very bytes the submitter will store (an outbox:<id> and the address that replaces it
+            # are as long), through the limits and the parser that verification applies.
+            RecordDocument.from_dict(with_placeholders(document)).storable_bytes()
         except RecordDocumentError as err:
             raise CaptureError(err.field, err.detail) from None
         return document

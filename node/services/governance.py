@@ -3,10 +3,10 @@ write and sent by the submitter, signed by this node's organisation."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from proml.contracts import addresses
 from proml.contracts.transitions import Role
 
 from .capture import CaptureError
@@ -15,7 +15,6 @@ from .outbox import Outbox, OutboxEntry
 GOVERNANCE = "governance"
 KINDS = ("add_member", "remove_member", "change_roles", "change_threshold")
 BPS = 10_000
-_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,9 +67,11 @@ def _call(proposal: Proposal) -> tuple[str, list[object]]:
 
 
 def _account(value: str | None) -> str:
-    if value is None or not _ADDRESS.fullmatch(value):
-        raise CaptureError("account", f"{value!r} is not an address (0x and 40 hex digits)")
-    return value
+    try:
+        checksummed: str = addresses.parse(value)
+    except addresses.InvalidAddress as exc:
+        raise CaptureError("account", str(exc)) from None
+    return checksummed
 
 
 def _roles(names: Sequence[str]) -> int:

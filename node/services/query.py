@@ -16,10 +16,8 @@ from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Any
 
-from eth_utils.address import is_address, to_checksum_address
-
 from proml.content.cid import CID
-from proml.contracts import calls
+from proml.contracts import addresses, calls
 from proml.contracts.chain import Record
 from proml.contracts.events import AnchorPhase
 from proml.contracts.transitions import (
@@ -35,6 +33,9 @@ from proml.node.services.index import Index, address_word
 from proml.records import rfc3339
 
 MAX_LIMIT = 1000
+# The largest offset or seq a query takes: SQLite's integers stop at 2**63 - 1, and a JSON client's exact
+# integers at 2**53 - 1; no index holds that many assets or records.
+MAX_POSITION = 2**53 - 1
 KINDS = {"dataset": AssetKind.DATASET, "model": AssetKind.MODEL}
 ZERO_ADDRESS = "0x" + "00" * 20
 
@@ -80,11 +81,16 @@ def _roles(roles: int) -> list[str]:
 
 
 def _address(value: str, what: str = "address") -> str:
-    if not isinstance(value, str) or not is_address(value):
-        raise InvalidQuery(
-            f"{what} must be a 20-byte hex address (0x followed by 40 hex digits), not {value!r}"
-        )
-    return to_checksum_address(value)
+    try:
+        checksummed: str = addresses.parse(value)
+    except addresses.InvalidAddress as exc:
+        raise InvalidQuery(f"{what}: {exc}") from None
+    return checksummed
+
+
+def _position(name: str, value: int) -> None:
+    if not 0 <= value <= MAX_POSITION:
+        raise InvalidQuery(f"{name} must be from 0 to {MAX_POSITION}, not {value}")
 
 
 def _state_name(kind: int, state: int) -> str | None:
@@ -121,8 +127,7 @@ class Query:
         where, params = _asset_filters(kind, owner, state)
         if not 1 <= limit <= MAX_LIMIT:
             raise InvalidQuery(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
-        if offset < 0:
-            raise InvalidQuery(f"offset must be 0 or more, not {offset}")
+        _position("offset", offset)
         sql = _ASSETS_SQL + (" WHERE " + " AND ".join(where) if where else "")
         sql += " ORDER BY a.block_number, a.log_index LIMIT ? OFFSET ?"
         with self._index.reading() as db:
@@ -136,6 +141,7 @@ class Query:
     def history(self, address: str, since: int = 0) -> list[dict[str, Any]]:
         """Every record of the asset in seq order (from seq `since`), accepted and rejected, with rollback
         and anchor details."""
+        _position("since", since)
         asset = self._known(address)
         with self._index.reading() as db:
             kind = db.execute("SELECT kind FROM assets WHERE address = ?", (asset,)).fetchone()["kind"]
@@ -470,7 +476,7 @@ ORDER BY p.id
 
 def _proposal(row: sqlite3.Row, approvers: list[str]) -> dict[str, Any]:
     kind = row["kind"]
-    has_target = row["target"] != to_checksum_address(ZERO_ADDRESS)
+    has_target = row["target"] != addresses.checksum(ZERO_ADDRESS)
     return {
         "id": row["id"],
         "kind": _name(ProposalKind, kind),

@@ -25,7 +25,7 @@ from typing import Any
 
 from proml.content.cid import CID
 from proml.content.digest import ContentDigest
-from proml.records import RecordDocument, RecordDocumentError
+from proml.records import MAX_DOCUMENT_BYTES, RecordDocument, RecordDocumentError
 
 from ..clients.ipfs import IpfsClientError
 from ..providers.storage import PayloadMismatch, StorageError, StorageProvider
@@ -35,7 +35,7 @@ from .submitter import wait_or_stop
 log = logging.getLogger(__name__)
 
 STATE_FILE = "replication.db"
-MAX_DOCUMENT = 1 << 20  # bytes: a record document is a few kilobytes
+MAX_DOCUMENT = MAX_DOCUMENT_BYTES  # a record document is a few kilobytes; capture refuses more
 MAX_BACKOFF = 60.0  # seconds between two attempts at a record that keeps failing
 POLICIES = ("all", "dependencies")
 

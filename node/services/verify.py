@@ -22,7 +22,7 @@ from proml.content.cid import CID
 from proml.content.digest import ContentDigest, Hasher
 from proml.contracts import calls
 from proml.contracts.chain import check_chain
-from proml.records import Artifact, RecordDocument, RecordDocumentError
+from proml.records import MAX_DOCUMENT_BYTES, Artifact, RecordDocument, RecordDocumentError
 
 from ..clients.ipfs import IpfsClientError
 from ..providers.blockchain import BlockchainProvider
@@ -30,7 +30,7 @@ from ..providers.storage import StorageError, StorageProvider
 from .query import Query, UnknownAsset
 
 ALGORITHMS = ("sha256", "blake3")
-MAX_DOCUMENT = 1 << 20
+MAX_DOCUMENT = MAX_DOCUMENT_BYTES  # the limit capture applies: what a node stores, it can verify
 FETCH_CONCURRENCY = 16
 FETCH_TIMEOUT = 30.0
 # Payloads may be large: fewer at a time, each streamed through the hashers, never held.

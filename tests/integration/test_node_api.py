@@ -4,6 +4,7 @@ queries and the API's errors, through the HTTP API (FastAPI's TestClient runs th
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 from collections.abc import Iterator
@@ -16,13 +17,16 @@ from eth_utils import to_checksum_address
 from fastapi.testclient import TestClient
 
 from proml.contracts.artifacts import load_artifact
+from proml.contracts.transitions import TRANSITIONS
 from proml.devnet.anvil import running_anvil
 from proml.node.api.app import create_app
+from proml.node.api.models import ASSET_REF_PATTERN
 from proml.node.config import NodeConfig
 from proml.node.providers.blockchain import BlockchainProvider, BlockchainProviderError
 from proml.node.providers.signer import Signer
 from proml.node.runtime import Node, NodeSetupError
 from proml.node.services.api_keys import Scope
+from proml.records import MAX_DOCUMENT_BYTES
 from tests.integration.ipfs_daemons import daemon_set
 from tests.integration.keystores import write_keystore
 from tests.integration.polling import eventually, wait_entry
@@ -205,10 +209,12 @@ def test_idempotency_key_records_once(client: TestClient) -> None:
     [
         ("/v1/datasets", {"name": ""}, 400, "invalid_request"),
         ("/v1/datasets", {"name": "x", "colour": "red"}, 400, "invalid_request"),
-        ("/v1/datasets", {"name": "x", "content": {"digest": "md5:00"}}, 400, "invalid_record"),
-        ("/v1/datasets", {"name": "x"}, 400, "invalid_record"),
+        ("/v1/datasets", {"name": "x", "content": {"digest": "md5:00"}}, 400, "invalid_request"),
+        ("/v1/datasets", {"name": "x"}, 400, "invalid_request"),
         ("/v1/models", {"name": "x", "ancestors": ["0x" + "11" * 20]}, 404, "unknown_asset"),
-        ("/v1/assets/not-an-address/records", {"activity": "train"}, 400, "invalid_record"),
+        ("/v1/assets/not-an-address/records", {"activity": "train"}, 400, "invalid_request"),
+        ("/v1/assets/" + "0x" + "11" * 20 + "/records", {"activity": ""}, 400, "invalid_request"),
+        ("/v1/models", {"name": "x", "metrics": {"loss": 1e16}}, 400, "invalid_record"),
         ("/v1/assets/outbox:" + "0" * 32 + "/records", {"activity": "train"}, 404, "unknown_asset"),
     ],
 )
@@ -311,7 +317,7 @@ def test_verify_a_file_and_a_history(client: TestClient) -> None:
     by_digest = client.post(f"/v1/assets/{asset}/verify", params={"digest": content["digest"]}, headers=read)
     assert by_digest.json()["ok"] is True
     bad_digest = client.post(f"/v1/assets/{asset}/verify", params={"digest": "sha256:zz"}, headers=read)
-    assert (bad_digest.status_code, bad_digest.json()["code"]) == (400, "invalid_digest")
+    assert (bad_digest.status_code, bad_digest.json()["field"]) == (400, "query.digest")
     history = client.get(f"/v1/assets/{asset}/verification", headers=read).json()
     assert (history["ok"], history["chain_ok"], history["records"]) == (True, True, 1)
     assert history["head"] == history["recomputed_head"]
@@ -411,3 +417,168 @@ def test_governance_through_the_api(client: TestClient) -> None:
     assert "the chain refuses it" in wait_for(client, unknown.json()["id"], "failed")["error"]
     bad = client.post("/v1/proposals", json={"kind": "change_threshold"}, headers=auth(client, Scope.ADMIN))
     assert (bad.status_code, bad.json()["field"]) == (400, "threshold_bps")
+
+
+# --- hostile input: bounds, canonical bytes, checksums, the OpenAPI document -------------------------------
+
+
+def _model(client: TestClient, name: str) -> str:
+    registered = client.post("/v1/models", json={"name": name}, headers=auth(client, Scope.WRITE))
+    address: str = wait_for(client, registered.json()["id"])["asset"]
+    wait_indexed(client, address, 1)
+    return address
+
+
+def _miscased(address: str) -> str:
+    """`address` with the case of one letter turned: a wrong EIP-55 checksum, still mixed case."""
+    i = next(i for i, c in enumerate(address) if i > 1 and c.isalpha())
+    return address[:i] + address[i].swapcase() + address[i + 1 :]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "n" * 513}, "name"),
+        ({"name": "x", "notes": "n" * 65_537}, "notes"),
+        ({"name": "x", "parameters": {"k" * 257: 1}}, "parameters"),
+        ({"name": "x", "parameters": {"deep": {"text": "v" * 65_537}}}, "parameters"),
+        ({"name": "x", "metrics": {"m" * 257: 1}}, "metrics"),
+        ({"name": "x", "metrics": {"loss": "low"}}, "metrics.loss"),
+        ({"name": "x", "environment": {"python": "3" * 257}}, "environment.python"),
+        ({"name": "x", "content": {"digest": DIGEST_ONLY["digest"], "cid": "not a cid"}}, "content.cid"),
+        ({"name": "x", "ancestors": ["0x12"]}, "ancestors.0"),
+    ],
+)
+def test_every_string_is_bounded_and_a_refusal_names_its_field(
+    client: TestClient, body: dict[str, Any], field: str
+) -> None:
+    response = client.post("/v1/models", json=body, headers=auth(client, Scope.WRITE))
+    assert response.status_code == 400, response.text
+    assert response.json()["field"] == field
+    assert len(response.text) < 2_000  # the refusal does not echo what it refuses
+
+
+def test_an_artifact_name_and_kind_are_bounded(client: TestClient) -> None:
+    asset = _model(client, "bounded")
+    for key, value in (("name", "a" * 513), ("kind", "k" * 65)):
+        artifact = {"name": "w", "kind": "file", "digest": DIGEST_ONLY["digest"], key: value}
+        response = client.post(
+            f"/v1/assets/{asset}/records",
+            json={"activity": "train", "outputs": [artifact]},
+            headers=auth(client, Scope.WRITE),
+        )
+        assert (response.status_code, response.json()["field"]) == (400, f"outputs.0.{key}"), response.text
+
+
+def test_a_record_that_no_node_could_verify_is_refused_before_it_is_stored(client: TestClient) -> None:
+    node: Node = client.node  # type: ignore[attr-defined]
+    depth = node.outbox.depth()
+    # 1e16 is written 10000000000000000 in canonical JSON, an integer no verifier reads back exactly.
+    for metrics, field in (({"loss": 1e16}, "metrics.loss"), ({"bytes": 2**60}, "metrics.bytes")):
+        response = client.post(
+            "/v1/models", json={"name": "m", "metrics": metrics}, headers=auth(client, Scope.WRITE)
+        )
+        assert (response.status_code, response.json()["field"]) == (400, field), response.text
+    # A body just within the node's body limit, whose document (the body and what the node adds) would be
+    # over what verification reads.
+    parameters = {f"p{i:02}": "v" * 65_536 for i in range(15)}
+    room = MAX_DOCUMENT_BYTES - 64 - len(json.dumps({"name": "big", "parameters": {**parameters, "p15": ""}}))
+    parameters["p15"] = "v" * room
+    body = json.dumps({"name": "big", "parameters": parameters}).encode()
+    assert len(body) == MAX_DOCUMENT_BYTES - 64
+    response = client.post(
+        "/v1/models", content=body, headers={**auth(client, Scope.WRITE), "Content-Type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    assert (response.json()["code"], response.json()["field"]) == ("invalid_record", "parameters")
+    assert str(MAX_DOCUMENT_BYTES) in response.json()["detail"]
+    assert node.outbox.depth() <= depth  # nothing of them was stored
+
+
+def test_an_address_with_a_wrong_checksum_is_refused_everywhere(client: TestClient) -> None:
+    asset = _model(client, "checksummed")
+    assert asset == to_checksum_address(asset) != asset.lower()
+    wrong = _miscased(asset)
+    read, write, admin = auth(client, Scope.READ), auth(client, Scope.WRITE), auth(client, Scope.ADMIN)
+    artifact = {"name": "base", "kind": "model", "digest": DIGEST_ONLY["digest"], "asset": wrong}
+    refused = [
+        client.get(f"/v1/assets/{wrong}", headers=read),
+        client.get(f"/v1/assets/{wrong}/history", headers=read),
+        client.get(f"/v1/assets/{wrong}/lineage", headers=read),
+        client.get(f"/v1/assets/{wrong}/verification", headers=read),
+        client.post(f"/v1/assets/{wrong}/verify", params={"digest": DIGEST_ONLY["digest"]}, headers=read),
+        client.get(
+            "/v1/assets",
+            params={"owner": _miscased(client.get("/v1/health").json()["address"])},
+            headers=read,
+        ),
+        client.post(f"/v1/assets/{wrong}/records", json={"activity": "train"}, headers=write),
+        client.post("/v1/models", json={"name": "child", "ancestors": [wrong]}, headers=write),
+        client.post(
+            f"/v1/assets/{asset}/records", json={"activity": "train", "inputs": [artifact]}, headers=write
+        ),
+        client.post("/v1/proposals", json={"kind": "remove_member", "account": wrong}, headers=admin),
+    ]
+    for response in refused:
+        assert response.status_code == 400, (response.request.url, response.text)
+        assert "checksum" in response.json()["detail"], response.text
+    # No checksum to check: all lower case, or all upper case after 0x.
+    for spelling in (asset.lower(), "0x" + asset[2:].upper()):
+        assert client.get(f"/v1/assets/{spelling}", headers=read).json()["address"] == asset
+    accepted = client.post(f"/v1/assets/{asset.lower()}/records", json={"activity": "train"}, headers=write)
+    assert accepted.status_code == 202, accepted.text
+
+
+def test_positions_beyond_what_sqlite_holds_are_400(client: TestClient) -> None:
+    asset = _model(client, "positions")
+    read = auth(client, Scope.READ)
+    for path in (
+        f"/v1/assets?offset={2**63}",
+        f"/v1/assets/{asset}/history?since={2**63}",
+        f"/v1/assets?offset={2**53}",
+        "/v1/assets?limit=1001",
+        f"/v1/proposals/{2**64}/approvals",
+    ):
+        method = client.post if path.endswith("approvals") else client.get
+        response = method(path, headers=auth(client, Scope.ADMIN) if path.endswith("approvals") else read)
+        assert response.status_code == 400, (path, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+    assert client.get(f"/v1/assets?offset={2**53 - 1}", headers=read).json() == []
+    assert client.get(f"/v1/assets/{asset}/history?since={2**53 - 1}", headers=read).json() == []
+
+
+def test_a_method_not_allowed_says_which_are(client: TestClient) -> None:
+    response = client.delete("/v1/keys", headers=auth(client))
+    assert response.status_code == 405
+    assert response.headers["content-type"] == "application/problem+json"
+    assert set(response.headers["allow"].split(", ")) == {"GET", "HEAD", "POST"}
+    assert client.put("/v1/health").headers["allow"] == "GET, HEAD"
+
+
+def test_the_openapi_document_declares_what_the_node_answers(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    assert "Problem" in schemas and "HTTPValidationError" not in schemas
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            answers = operation["responses"]
+            assert "422" not in answers, (method, path)
+            assert any(s.startswith("2") for s in answers), (method, path)
+            for status, answer in answers.items():
+                if status.startswith("2") or (path, status) == ("/v1/health", "503"):
+                    assert status == "204" or answer["content"], (method, path, status)
+                else:
+                    assert answer["content"] == {
+                        "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+                    }, (method, path, status)
+            if path != "/v1/health":
+                assert "401" in answers, (method, path)
+    # As strict as the validation: a dataset has content, an activity is one the state machines know.
+    assert "content" in schemas["DatasetRegistration"]["required"]
+    activities = set(schemas["RecordRequest"]["properties"]["activity"]["enum"])
+    assert activities == {a.name.lower() for kind in TRANSITIONS.values() for a in kind}
+    record = spec["paths"]["/v1/assets/{asset}/records"]["post"]
+    assert record["parameters"][0]["schema"]["pattern"] == ASSET_REF_PATTERN
+    ack = record["responses"]["202"]
+    assert ack["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/OutboxEntry"}
+    assert "Location" in ack["headers"]

@@ -15,9 +15,11 @@ import pytest
 from proml.contracts.transitions import Activity
 from proml.records import (
     ACTIVITIES,
+    MAX_DOCUMENT_BYTES,
     Actor,
     Artifact,
     CanonicalJsonError,
+    DocumentTooLarge,
     Environment,
     InvalidField,
     MalformedDocument,
@@ -397,3 +399,45 @@ def test_json_schema_matches_the_documents() -> None:
         assert node["additionalProperties"] is False
     assert set(produced) <= set(schema["properties"])
     assert set(schema["required"]) - set(broken)
+
+
+# --- what is stored is verifiable ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [1e16, -1e16, 2.0**53, 9.9e20])
+def test_a_whole_float_beyond_2_53_is_refused_where_it_stands(value: float) -> None:
+    # JCS writes these as integer literals, which read back as integers beyond 2**53 - 1: refused on
+    # parsing, so a node that stored one could never verify it.
+    with pytest.raises(InvalidField, match="2\\*\\*53") as metric:
+        make_document(metrics={"loss": value})
+    assert metric.value.field == "metrics.loss"
+    with pytest.raises(InvalidField) as parameter:
+        make_document(parameters={"deep": {"rate": [value]}})
+    assert parameter.value.field == "parameters.deep.rate[0]"
+
+
+@pytest.mark.parametrize("value", [1e21, -1.5e300, 0.1, -0.0, 9007199254740991.0, 1.5e-300])
+def test_floats_whose_canonical_form_reads_back_are_kept(value: float) -> None:
+    # From 1e21 on, JCS writes an exponent, which reads back as a float; 2**53 - 1 is a safe integer.
+    document = make_document(metrics={"x": value})
+    assert RecordDocument.from_json_bytes(document.storable_bytes(), require_canonical=True) == document
+
+
+def test_storable_bytes_are_the_canonical_bytes() -> None:
+    document = make_document()
+    assert document.storable_bytes() == document.to_json_bytes()
+
+
+def test_a_document_over_the_limit_verification_reads_is_refused_naming_its_largest_field() -> None:
+    big = "x" * MAX_DOCUMENT_BYTES
+    document = make_document(parameters={"small": 1, "name": big})  # constructs: each field is valid
+    with pytest.raises(DocumentTooLarge, match=str(MAX_DOCUMENT_BYTES)) as caught:
+        document.storable_bytes()
+    assert caught.value.field == "parameters.name"
+    with pytest.raises(DocumentTooLarge) as notes:
+        make_document(notes=big).storable_bytes()
+    assert notes.value.field == "notes"
+    # At the limit exactly, it is stored.
+    fitting = make_document(notes="")
+    room = MAX_DOCUMENT_BYTES - len(fitting.to_json_bytes())
+    assert len(make_document(notes="y" * room).storable_bytes()) == MAX_DOCUMENT_BYTES
