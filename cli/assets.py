@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from proml.contracts.transitions import TRANSITIONS, AssetKind
 from proml.sdk import Node, TransitionRejected
 from proml.sdk.client import NO_DIGEST, Entry
 
@@ -89,6 +90,7 @@ def report_entry(node: Node, view: dict[str, Any], wait: bool, as_json: bool) ->
     refused is kept on chain, but the command did not do what was asked: exit 1."""
     entry = Entry(node, view)
     if wait:
+        click.echo(f"waiting for {view['ref']} to be final on chain and indexed", err=True)
         with warnings.catch_warnings():
             # The CLI says it in its own words, below.
             warnings.simplefilter("ignore", TransitionRejected)
@@ -98,7 +100,7 @@ def report_entry(node: Node, view: dict[str, Any], wait: bool, as_json: bool) ->
         print_json(view)
     else:
         name = view.get("asset") or view["ref"]
-        click.echo(f"{view['activity']} of {name}: {view['status']} (outbox {view['ref']})")
+        click.echo(f"{view['activity'] or view['kind']} of {name}: {view['status']} (outbox {view['ref']})")
         if view.get("seq") is not None:
             click.echo(f"seq {view['seq']}, accepted: {view['accepted']}, transaction {view['tx_hash']}")
         if not wait:
@@ -171,9 +173,15 @@ def asset_group(kind: str, file_required: bool) -> click.Group:
         view = register(node, kind, file, **options)
         report_entry(node, view, wait, as_json)
 
-    @group.command("record")
+    activities = [activity.name.lower() for activity in TRANSITIONS[AssetKind[kind.upper()]]]
+
+    @group.command(
+        "record",
+        help=f"Record ACTIVITY on ASSET (an address, or outbox:<id> of a registration not yet on chain). "
+        f"A {kind}'s activities: {', '.join(activities)}.",
+    )
     @click.argument("asset")
-    @click.argument("activity")
+    @click.argument("activity", type=click.Choice(activities), metavar="ACTIVITY")
     @click.option("--input", "inputs", multiple=True, metavar="NAME=PATH|ASSET", help="Repeatable.")
     @click.option("--output", "outputs", multiple=True, metavar="NAME=PATH", help="Repeatable.")
     @_param_option
@@ -197,7 +205,6 @@ def asset_group(kind: str, file_required: bool) -> click.Group:
         wait: bool,
         as_json: bool,
     ) -> None:
-        """Record ACTIVITY on ASSET (an address, or outbox:<id> of a registration not yet on chain)."""
         body: dict[str, Any] = {
             "activity": activity,
             "inputs": [artifact(node, n, v, digest_only) for n, v in pairs(inputs, "--input").items()],

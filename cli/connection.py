@@ -17,9 +17,11 @@ from typing import Any, NoReturn
 import click
 
 from proml.node.config import CONFIG_FILE_NAME, ConfigError, load_config
-from proml.sdk import ProMLError, RecordFailed, WaitTimeout, connect
+from proml.sdk import ConfigurationError, ProMLError, WaitTimeout, connect
+from proml.sdk.transport import check_url
 
 from .exit_codes import EXIT_USAGE
+from .interrupted import tracker
 
 DEFAULT_CONFIG = Path(".proml") / CONFIG_FILE_NAME
 # A node bound to every interface is reached on loopback from the machine it runs on.
@@ -41,13 +43,16 @@ def resolve(
     node_url: str | None, api_key: str | None, api_key_file: Path | None, config: Path | None
 ) -> Target:
     """The node and key from the flags (click has already put the environment variables in)."""
-    url = node_url or _url_from_config(config)
+    try:
+        url = check_url(node_url or _url_from_config(config))
+    except ConfigurationError as exc:
+        fail(str(exc))
     if api_key is None and api_key_file is not None:
         try:
             api_key = api_key_file.read_text(encoding="utf-8").strip() or None
         except OSError as exc:
             fail(f"cannot read the API key file {api_key_file}: {exc.strerror}")
-    return Target(url.rstrip("/"), api_key)
+    return Target(url, api_key)
 
 
 def _url_from_config(config: Path | None) -> str:
@@ -111,7 +116,9 @@ def with_node(func: Callable[..., Any]) -> Callable[..., Any]:
                 "(`proml node key --name cli --scopes write` creates one; `proml devnet status --json` "
                 "shows a local consortium's)"
             )
-        with sdk_errors(), connect(target.url, target.api_key) as node:
+        # The command's tracker hears every request and answer, for what Ctrl-C says was stored.
+        watch = tracker().watch(click.get_current_context().info_name or "")
+        with sdk_errors(), connect(target.url, target.api_key, watch=watch) as node:
             return func(*args, node=node, target=target, **kwargs)
 
     return wrapper
@@ -120,13 +127,12 @@ def with_node(func: Callable[..., Any]) -> Callable[..., Any]:
 @contextmanager
 def sdk_errors() -> Iterator[None]:
     """An SDK error is a usage or connection problem (exit 2): say it, and what to do, without a
-    traceback. Each SDK message already names the next step; a few need the CLI's words."""
+    traceback. Each SDK message already names the next step (a refusal by the chain says who may do it
+    instead); a timeout needs the CLI's words."""
     try:
         yield
     except WaitTimeout as exc:
         fail(f"{exc}; it stays in the node's outbox and will land: look again with `proml history`")
-    except RecordFailed as exc:
-        fail(f"{exc} (check the organisation's roles with `proml member list`)")
     except ProMLError as exc:
         code = getattr(exc, "code", None)
         fail(f"{exc}" + (f" [{code}]" if code else ""))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -16,6 +16,7 @@ from proml.content.digest import Hasher
 from proml.sdk import Node
 
 from .connection import fail
+from .interrupted import tracker
 
 PROGRESS_MIN = 8 << 20  # below this, hashing or uploading takes too little time to show a bar
 CHUNK = 1 << 20
@@ -25,7 +26,14 @@ class _Bar(Protocol):
     def update(self, n_steps: int) -> None: ...
 
 
-def _progress(path: Path, label: str) -> AbstractContextManager[_Bar | None]:
+@contextmanager
+def _progress(path: Path, label: str) -> Iterator[_Bar | None]:
+    """A bar while a large file is read; and, should Ctrl-C come, what was being done with which file."""
+    with tracker().step(f"{label} {path}"), _bar(path, label) as bar:
+        yield bar
+
+
+def _bar(path: Path, label: str) -> AbstractContextManager[_Bar | None]:
     size = path.stat().st_size
     if size < PROGRESS_MIN:
         return nullcontext()

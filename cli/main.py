@@ -10,13 +10,28 @@ from .assets import dataset, history_command, model, verify_command
 from .audit import audit_command
 from .contracts import contracts
 from .devnet import devnet
+from .exit_codes import EXIT_INTERRUPTED
 from .governance import consortium, member
 from .init import init_command
+from .interrupted import tracker
 from .lineage import lineage_command
 from .node import node
+from .outbox import outbox
 
 
-@click.group()
+class _Commands(click.Group):
+    """The root group: Ctrl-C in any command ends it with what the node had stored (exit 130), instead of
+    click's "Aborted!" and exit 1, which means a check failed."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo(f"\n{tracker(ctx).message()}", err=True)
+            raise SystemExit(EXIT_INTERRUPTED) from None
+
+
+@click.group(cls=_Commands)
 @click.version_option(__version__, prog_name="proml")
 def cli() -> None:
     """ProML: decentralised provenance for machine learning."""
@@ -34,6 +49,7 @@ cli.add_command(history_command)
 cli.add_command(lineage_command)
 cli.add_command(verify_command)
 cli.add_command(audit_command)
+cli.add_command(outbox)
 
 
 def main() -> None:

@@ -19,8 +19,9 @@ from typing import Any, Self
 from proml.content.digest import digest_file
 from proml.records import environment_snapshot, rfc3339
 
-from .errors import ConfigurationError, NotFound, RecordFailed, TransitionRejected, WaitTimeout
-from .transport import Progress, Transport
+from .errors import ConfigurationError, NotFound, TransitionRejected, WaitTimeout
+from .refusals import refused
+from .transport import Progress, Transport, Watch
 
 # The digest an asset input carries when its content is not known here (a model not yet trained).
 NO_DIGEST = "sha256:" + "00" * 32
@@ -29,8 +30,11 @@ WAIT_POLL = 0.1
 Value = Any  # an Asset, a path to a file, or an artifact mapping (name is added)
 
 
-def connect(url: str | None = None, api_key: str | None = None, *, timeout: float = 60.0) -> Node:
-    """A node from the arguments, else PROML_NODE_URL and PROML_API_KEY."""
+def connect(
+    url: str | None = None, api_key: str | None = None, *, timeout: float = 60.0, watch: Watch | None = None
+) -> Node:
+    """A node from the arguments, else PROML_NODE_URL and PROML_API_KEY (a URL starts with http:// or
+    https://). `watch` is told of every request and answer."""
     url = url or os.environ.get("PROML_NODE_URL")
     api_key = api_key or os.environ.get("PROML_API_KEY")
     if not url or not api_key:
@@ -38,7 +42,7 @@ def connect(url: str | None = None, api_key: str | None = None, *, timeout: floa
             "no node to talk to: pass url= and api_key=, or set PROML_NODE_URL and PROML_API_KEY "
             "(`proml devnet status --json` shows both for a local consortium)"
         )
-    return Node(Transport(url, api_key, timeout))
+    return Node(Transport(url, api_key, timeout, watch=watch))
 
 
 class Entry:
@@ -71,7 +75,7 @@ class Entry:
         deadline = time.monotonic() + timeout
         while self.refresh().status != "final":
             if self.status == "failed":
-                raise RecordFailed(f"the chain refused outbox entry {self.id}: {self.view['error']}")
+                raise refused(self._node.transport, self.view)
             _check_deadline(deadline, f"outbox entry {self.id} is still {self.status} after {timeout}s")
             time.sleep(WAIT_POLL)
         while not self._indexed():

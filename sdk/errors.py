@@ -16,6 +16,11 @@ class NodeUnavailable(ProMLError):
     """The node does not answer (or answers 503: its chain or IPFS is down); retry later."""
 
 
+class NotAProMLNode(ProMLError):
+    """Something answers at the URL, but not as a ProML node does (HTML, plain text, a redirect): the URL
+    names another server."""
+
+
 class AuthenticationError(ProMLError):
     """The API key is missing, unknown to the node, or lacks the scope the call needs."""
 
@@ -35,7 +40,12 @@ class NotFound(RequestRejected):
 
 
 class RecordFailed(ProMLError):
-    """The chain refused a record for good (for example: the organisation lacks the role)."""
+    """The chain refused a record for good (for example: the organisation neither owns the asset nor
+    contributes to it). `revert` is the contract's custom error, when the node's reason names one."""
+
+    def __init__(self, message: str, *, revert: str | None = None) -> None:
+        super().__init__(message)
+        self.revert = revert
 
 
 class PayloadMismatch(ProMLError):

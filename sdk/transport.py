@@ -1,25 +1,61 @@
-"""HTTP to a ProML node: the API key, the problem+json errors turned into typed ones, streamed uploads."""
+"""HTTP to a ProML node: the API key, the problem+json errors turned into typed ones, streamed uploads.
+
+A ProML node answers every request with JSON (`application/json`, or `application/problem+json` for an
+error: node/api/problems.py); anything else comes from another server, and says so as `NotAProMLNode`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import httpx
 
-from .errors import AuthenticationError, NodeUnavailable, NotFound, PayloadMismatch, RequestRejected
+from .errors import (
+    AuthenticationError,
+    ConfigurationError,
+    NodeUnavailable,
+    NotAProMLNode,
+    NotFound,
+    PayloadMismatch,
+    RequestRejected,
+)
 
 UPLOAD_CHUNK = 1 << 20
 # The node answers an upload once IPFS holds all of it: a large file may take a while after its last byte.
 UPLOAD_TIMEOUT = httpx.Timeout(60.0, read=600.0)
 UNHURRIED_TIMEOUT = httpx.Timeout(60.0, read=None)
+JSON_MEDIA_TYPES = frozenset({"application/json", "application/problem+json"})
 Progress = Callable[[int], None]
 
 
+class Watch(Protocol):
+    """Told of each request as it goes and of each answer as it comes (the CLI keeps, with it, what the
+    node has stored, to say so when a command is interrupted)."""
+
+    def sending(self, method: str, path: str) -> None: ...
+
+    def answered(self, method: str, path: str, answer: Any) -> None: ...
+
+
+def check_url(url: str) -> str:
+    """`url` without a trailing slash, if it can name a node's API (http or https, with a host)."""
+    parts = urlsplit(url.strip())
+    if "://" not in url:
+        raise ConfigurationError(f"the node URL {url!r} has no scheme: add http:// (http://{url.strip()})")
+    if parts.scheme not in ("http", "https"):
+        raise ConfigurationError(f"the node URL {url!r} must start with http:// or https://")
+    if not parts.hostname:
+        raise ConfigurationError(f"the node URL {url!r} names no host: e.g. http://127.0.0.1:8701")
+    return url.strip().rstrip("/")
+
+
 class Transport:
-    def __init__(self, url: str, api_key: str, timeout: float = 60.0) -> None:
-        self.url = url.rstrip("/")
+    def __init__(self, url: str, api_key: str, timeout: float = 60.0, *, watch: Watch | None = None) -> None:
+        self.url = check_url(url)
+        self.watch = watch
         self._http = httpx.Client(
             base_url=self.url,
             headers={"Authorization": f"Bearer {api_key}"},
@@ -56,6 +92,8 @@ class Transport:
         )
 
     def _send(self, method: str, path: str, **kwargs: Any) -> Any:
+        if self.watch is not None:
+            self.watch.sending(method, path)
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
@@ -63,9 +101,24 @@ class Transport:
                 f"the ProML node at {self.url} does not answer ({type(exc).__name__}): is it running? "
                 "Check PROML_NODE_URL, or `proml devnet status`"
             ) from None
-        if response.is_success:
-            return response.json() if response.content else None
-        raise _error(self.url, response)
+        body = self._body(method, path, response)
+        if not response.is_success:
+            raise _error(self.url, response, body if isinstance(body, dict) else {})
+        if self.watch is not None:
+            self.watch.answered(method, path, body)
+        return body
+
+    def _body(self, method: str, path: str, response: httpx.Response) -> Any:
+        """The answer's JSON (None for no content); an answer that is not JSON is not from a node."""
+        if response.is_success and not response.content:
+            return None
+        media = response.headers.get("content-type", "").partition(";")[0].strip().lower()
+        if media in JSON_MEDIA_TYPES:
+            try:
+                return response.json()
+            except ValueError:
+                pass
+        raise _not_a_node(self.url, method, path, response, media)
 
 
 def _chunks(file: Path, progress: Progress | None) -> Iterator[bytes]:
@@ -76,14 +129,19 @@ def _chunks(file: Path, progress: Progress | None) -> Iterator[bytes]:
             yield chunk
 
 
-def _error(url: str, response: httpx.Response) -> Exception:
-    try:
-        problem = response.json()
-    except ValueError:
-        problem = {}
-    if not isinstance(problem, dict):
-        problem = {}
-    detail = str(problem.get("detail") or response.text[:200] or response.reason_phrase)
+def _not_a_node(url: str, method: str, path: str, response: httpx.Response, media: str) -> NotAProMLNode:
+    answer = f"{response.status_code} {response.reason_phrase}".strip()
+    if response.is_redirect:
+        answer += f" to {response.headers.get('location', '?')}"
+    what = f"{media} that is not JSON" if media in JSON_MEDIA_TYPES else media or "no content type"
+    return NotAProMLNode(
+        f"{url} is not a ProML node: it answered {method} {path} with {answer} ({what}). Check the node "
+        "URL (--node-url, PROML_NODE_URL); `proml devnet status` lists a local consortium's"
+    )
+
+
+def _error(url: str, response: httpx.Response, problem: dict[str, Any]) -> Exception:
+    detail = str(problem.get("detail") or response.reason_phrase)
     code = str(problem.get("code") or "http_error")
     status = response.status_code
     if status in (401, 403):

@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,13 +23,19 @@ from tests.integration.polling import eventually
 
 
 @pytest.fixture(scope="module")
-def orgs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[dict[str, Any]]]:
+def devnet_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     root = tmp_path_factory.mktemp("cli") / "devnet"
     try:
         devnet.up(root, 3)
-        yield devnet.status(root)["orgs"]
+        yield root
     finally:
         devnet.down(root)
+
+
+@pytest.fixture(scope="module")
+def orgs(devnet_root: Path) -> list[dict[str, Any]]:
+    orgs: list[dict[str, Any]] = devnet.status(devnet_root)["orgs"]
+    return orgs
 
 
 def run(org: dict[str, Any], *args: str) -> Result:
@@ -201,3 +212,95 @@ def test_list_and_show(orgs: list[dict[str, Any]], tmp_path: Path) -> None:
     assert shown.exit_code == 0 and "registered" in shown.output and "register" in shown.output
     bad = run(c, "dataset", "list", "--state", "sleeping")
     assert bad.exit_code == 2
+
+
+def test_a_record_by_neither_owner_nor_contributor_points_at_the_owner_and_contributors(
+    orgs: list[dict[str, Any]],
+) -> None:
+    b, c = orgs[1], orgs[2]
+    model = run_json(c, "model", "register", "--name", "cs-only", "--wait")["asset"]
+    eventually(lambda: run(b, "model", "show", model).exit_code == 0 or None, "B's node indexes C's model")
+    refused = run(b, "model", "record", model, "select_data", "--wait")
+    assert refused.exit_code == 2, refused.output
+    assert "NotOwnerOrContributor" in refused.stderr
+    assert f"Only the owner of {model} and its contributors may record select_data on it" in refused.stderr
+    assert (
+        f"the owner, C ({c['address']}), can make it a contributor with addContributor({b['address']})"
+        in (refused.stderr)
+    )
+    assert "addContributor" in refused.stderr and "member list" not in refused.stderr
+
+
+def proml(org: dict[str, Any], *args: str) -> subprocess.Popen[str]:
+    """`proml ARGS` as its own process, as a user runs it, talking to `org`'s node."""
+    env = {**os.environ, "PROML_NODE_URL": org["node_url"], "PROML_API_KEY": org["api_key"]}
+    command = [sys.executable, "-m", "proml.cli.main", *args]
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def interrupt_when(process: subprocess.Popen[str], marker: str, timeout: float = 120.0) -> tuple[int, str]:
+    """Ctrl-C (SIGINT) once the process's stderr shows `marker`: its exit code and its whole stderr."""
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:
+        for line in process.stderr or ():
+            lines.put(line)
+        lines.put(None)  # the end of stderr
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    seen = ""
+    try:
+        while marker not in seen:
+            line = lines.get(timeout=timeout)
+            assert line is not None, f"proml ended before {marker!r} on stderr: {seen!r}"
+            seen += line
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=timeout)
+        reader.join(timeout=timeout)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    while (line := lines.get_nowait() if not lines.empty() else None) is not None:
+        seen += line
+    return process.returncode, seen
+
+
+def test_ctrl_c_during_an_upload_exits_130_and_says_nothing_was_registered(
+    orgs: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as stream:
+        stream.truncate(400 << 20)  # sparse: 400 MiB to send, none of it on disk
+    process = proml(orgs[0], "dataset", "register", str(big), "--name", "big", "--wait")
+    code, stderr = interrupt_when(process, "uploading big.bin")
+    assert code == 130, stderr
+    assert f"interrupted while uploading {big}: nothing was registered" in stderr
+    assert "Aborted" not in stderr and "Traceback" not in stderr
+
+
+def test_ctrl_c_after_the_acknowledgement_names_the_outbox_entry_that_will_be_sent(
+    devnet_root: Path, orgs: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    a = orgs[0]
+    # The chain is paused, so the registration stays in the outbox while the command waits for it.
+    chain = devnet.status(devnet_root)["processes"]["anvil"]["pid"]
+    os.kill(chain, signal.SIGSTOP)
+    try:
+        process = proml(
+            a, "dataset", "register", str(write(tmp_path / "d.csv")), "--name", "paused", "--wait"
+        )
+        code, stderr = interrupt_when(process, "waiting for outbox:")
+    finally:
+        os.kill(chain, signal.SIGCONT)
+    assert code == 130, stderr
+    ref = stderr.split("waiting for ", 1)[1].split()[0]
+    assert "interrupted: the payload was uploaded (cid " in stderr
+    assert (
+        f"; the registration is stored in the node's outbox as {ref} and will be sent; follow it with "
+        f"`proml outbox show {ref} --wait`"
+    ) in stderr
+    # And it is sent, as the message says: following it as told finds it final.
+    followed = run_json(a, "outbox", "show", ref, "--wait")
+    assert (followed["ref"], followed["status"], followed["kind"]) == (ref, "final", "register")
