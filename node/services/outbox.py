@@ -445,8 +445,15 @@ class Outbox:
         )
 
     def mark_resubmitted(self, entry_ids: Iterable[str]) -> None:
-        """Included no more (a reorganisation): wait again for the same transaction."""
-        self._move(entry_ids, OutboxStatus.SUBMITTED)
+        """Included no more (a reorganisation): wait again for the same transaction. Its wait before a
+        replacement starts again: it was mined once at its fees, and may be back in the pool."""
+        ids = list(entry_ids)
+        self._move(ids, OutboxStatus.SUBMITTED)
+        with self._transaction(durable=False):
+            self._db.executemany(
+                "UPDATE transactions SET sent_at = ? WHERE hash = (SELECT tx_hash FROM entries WHERE id = ?)",
+                [(time.time(), entry_id) for entry_id in ids],
+            )
 
     def mark_final(
         self,

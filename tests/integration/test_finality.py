@@ -152,6 +152,30 @@ def test_a_reorged_record_that_comes_back_on_its_own_is_not_sent_twice(
     assert sent_count(anvil, node) == sent
 
 
+def test_a_reorged_record_back_in_the_pool_is_mined_once(reorg_node: tuple[TestClient, Anvil, Node]) -> None:
+    client, anvil, node = reorg_node
+    asset = register(client, anvil)
+    entry_id = record(client, asset, "select_data")
+    final = wait_entry(client, entry_id)
+    sent = sent_count(anvil, node)
+    attempt = node.outbox.attempt(final["tx_hash"])
+    assert attempt is not None
+    chain = anvil.client()
+    anvil.rpc("evm_setAutomine", False)
+    try:
+        # As geth does with the transactions of a dropped block: the pool takes it back, unmined.
+        anvil.rpc("anvil_reorg", 1, [])
+        chain.send_raw_transaction(bytes.fromhex(attempt.raw))
+        entry_when(client, entry_id, lambda e: e["status"] == "submitted", "the node sees it is not final")
+        anvil.mine()
+        again = entry_when(client, entry_id, lambda e: e["status"] == "final", "it is final again")
+    finally:
+        anvil.rpc("evm_setAutomine", True)
+    assert again["tx_hash"] == final["tx_hash"]
+    assert record_count(node, asset) == 2
+    assert sent_count(anvil, node) == sent
+
+
 def test_a_transaction_the_chain_does_not_mine_for_its_fees_is_replaced_and_lands_once(
     tmp_path: Path,
 ) -> None:
