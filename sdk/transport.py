@@ -32,8 +32,9 @@ Progress = Callable[[int], None]
 
 
 class Watch(Protocol):
-    """Told of each request as it goes and of each answer as it comes (the CLI keeps, with it, what the
-    node has stored, to say so when a command is interrupted)."""
+    """Told of each request as it goes and of each answer as it comes: the JSON of a success, None for an
+    error (nothing was stored). The CLI keeps, with it, what the node has stored, to say so when a command
+    is interrupted."""
 
     def sending(self, method: str, path: str) -> None: ...
 
@@ -102,10 +103,10 @@ class Transport:
                 "Check PROML_NODE_URL, or `proml devnet status`"
             ) from None
         body = self._body(method, path, response)
+        if self.watch is not None:
+            self.watch.answered(method, path, body if response.is_success else None)
         if not response.is_success:
             raise _error(self.url, response, body if isinstance(body, dict) else {})
-        if self.watch is not None:
-            self.watch.answered(method, path, body)
         return body
 
     def _body(self, method: str, path: str, response: httpx.Response) -> Any:

@@ -85,6 +85,11 @@ def test_only_the_commands_own_writes_are_reported() -> None:
     assert tracker.message() == "interrupted: nothing was recorded"
     tracker.answered("POST", "/v1/assets/0xA/records", _queued("outbox:ef56", "record", activity="train"))
     assert "the train record is stored in the node's outbox as outbox:ef56" in tracker.message()
+    # A write the node answered with an error stored nothing.
+    refused = Tracker().watch("register")
+    refused.sending("POST", "/v1/datasets")
+    refused.answered("POST", "/v1/datasets", None)
+    assert refused.message() == "interrupted: nothing was registered"
     # A command that talks to no node (devnet, init) is not told about, either way.
     assert Tracker().message() == "interrupted"
 
