@@ -132,15 +132,18 @@ def _require_free_port(host: str, port: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def reindex(config_path: Path, as_json: bool) -> None:
     """Drop the index and rebuild it from the chain (stop the node first)."""
+    import sqlite3
+
+    from proml.node.clients.chain import ChainClientError
     from proml.node.clients.wallet import WalletError
     from proml.node.runtime import Node, NodeSetupError
 
     config = node_config(config_path)
     try:
         running = Node(config)
-    except (NodeSetupError, WalletError) as exc:
+        events = running.index.reindex()
+    except (NodeSetupError, WalletError, ChainClientError, OSError, sqlite3.Error) as exc:
         fail_usage(str(exc))
-    events = running.index.reindex()
     result = {"events": events, "cursor": running.index.cursor}
     click.echo(
         json.dumps(result) if as_json else f"index rebuilt: {events} events up to block {result['cursor']}"

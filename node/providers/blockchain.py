@@ -323,7 +323,9 @@ class BlockchainProvider:
         return wanted if wanted.covers(raised) else None
 
     def _chain_fees(self) -> Fees:
-        """What the chain asks now (2 x base fee + tip), whatever the configured fee cap."""
+        """What the chain asks now (2 x base fee + tip, or its gas price), whatever the configured fee cap."""
+        if not self._retry(self.client.supports_eip1559):
+            return Fees(gas_price=self._retry(self.client.gas_price))
         block = self._retry(lambda: self.client.get_block("latest"))
         base_fee = block.base_fee_per_gas if block is not None and block.base_fee_per_gas is not None else 0
         tip = self.priority_fee if self.priority_fee is not None else self._priority_fee()
