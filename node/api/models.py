@@ -31,6 +31,20 @@ ASSET_REF_PATTERN: Final = r"^(0x[0-9a-fA-F]{40}|outbox:[0-9a-f]{32})$"
 ENTRY_PATTERN: Final = r"^(outbox:)?[0-9a-f]{32}$"
 TIMESTAMP_PATTERN: Final = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?Z$"
 ROOT_PATTERN: Final = r"^0x[0-9a-fA-F]{64}$"
+KEY_ID_PATTERN: Final = r"^[0-9a-f]{16}$"
+NOT_BLANK_PATTERN: Final = r"\S"
+# What a refusal says for each pattern: what to send, not the regular expression.
+PATTERN_MEANINGS: Final = {
+    DIGEST_PATTERN: "a digest: sha256:<64 hex digits> or blake3:<64 hex digits>",
+    CID_PATTERN: "a CID as `ipfs add` printed it (Qm... or b...)",
+    ADDRESS_PATTERN: "an address: 0x and 40 hexadecimal digits",
+    ASSET_REF_PATTERN: "an asset: its address (0x and 40 hex digits) or outbox:<id> of its registration",
+    ENTRY_PATTERN: "an outbox entry: its id (32 hex digits) or outbox:<id>",
+    TIMESTAMP_PATTERN: "an RFC 3339 UTC time, e.g. 2026-11-21T10:00:00.000Z",
+    ROOT_PATTERN: "a Merkle root: 0x and 64 hex digits",
+    KEY_ID_PATTERN: "an API key id (16 hex digits) as GET /v1/keys lists it",
+    NOT_BLANK_PATTERN: "some text that is not only blanks",
+}
 
 # The activities a record request may name: those of a dataset's or a model's state machine
 # (registrations, anchors and rollbacks have requests of their own). A unit test holds this to
@@ -56,7 +70,7 @@ AssetRef = Annotated[str, StringConstraints(pattern=ASSET_REF_PATTERN)]
 Digest = Annotated[str, StringConstraints(pattern=DIGEST_PATTERN)]
 Cid = Annotated[str, StringConstraints(pattern=CID_PATTERN)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME)]
-Said = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME, pattern=r"\S")]
+Said = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME, pattern=NOT_BLANK_PATTERN)]
 Key = Annotated[str, StringConstraints(max_length=MAX_KEY)]
 NamedKey = Annotated[str, StringConstraints(min_length=1, max_length=MAX_KEY)]
 Version = Annotated[str, StringConstraints(min_length=1, max_length=MAX_VERSION)]
@@ -166,9 +180,9 @@ class AnchorRequest(_Described):
 
 class RollbackRequest(_Described):
     to_seq: Seq = Field(description="an earlier accepted record of the model")
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT, pattern=r"\S")] = Field(
-        description="why; kept on chain"
-    )
+    reason: Annotated[
+        str, StringConstraints(min_length=1, max_length=MAX_TEXT, pattern=NOT_BLANK_PATTERN)
+    ] = Field(description="why; kept on chain")
 
 
 Roles = Annotated[list[RoleName], Field(min_length=1, max_length=4)]

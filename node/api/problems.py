@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -19,13 +19,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..clients.chain import ChainUnavailable
-from ..clients.ipfs import IpfsUnavailable
+from ..clients.ipfs import IpfsError, IpfsUnavailable
 from ..providers.storage import PayloadMismatch
 from ..services.api_keys import UnknownScope
 from ..services.capture import CaptureError, UnknownAsset
 from ..services.outbox import IdempotencyConflict, UnknownEntry
 from ..services.query import InvalidQuery
 from ..services.query import UnknownAsset as UnindexedAsset
+from .models import PATTERN_MEANINGS
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,8 @@ _MEANINGS: dict[int, str] = {
     408: "The client stopped sending its body before it was whole.",
     409: "The Idempotency-Key was used before for a different request.",
     413: "The JSON body is larger than the node's `api.max_body_bytes`.",
-    502: "A payload read from IPFS is not the one its CID and digest name.",
+    502: "The IPFS daemon answered with an error (e.g. no peer served the CID in time), or a payload read "
+    "from IPFS is not the one its CID and digest name.",
     503: "The chain or the IPFS daemon does not answer; retry later.",
 }
 # Declared by every operation that takes an API key, and by every one that takes a JSON body.
@@ -140,6 +142,8 @@ _MAPPED: list[tuple[type[Exception], int, str]] = [
     (UnknownScope, 400, "unknown_scope"),
     (PayloadMismatch, 502, "payload_mismatch"),
     (IpfsUnavailable, 503, "ipfs_unavailable"),
+    # The daemon answered, with an error of its own (e.g. no peer served the CID in time).
+    (IpfsError, 502, "ipfs_error"),
     (ChainUnavailable, 503, "chain_unavailable"),
 ]
 
@@ -154,12 +158,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
-            {"field": _field_path(e.get("loc", ()), exc.body), "message": e.get("msg", "")}
-            for e in exc.errors()
+            {"field": _field_path(e.get("loc", ()), exc.body), "message": _message(e)} for e in exc.errors()
         ]
         summary = "; ".join(f"{e['field'] or 'body'}: {e['message']}" for e in errors)
         fields = {e["field"] for e in errors}
-        extra = {"field": fields.pop()} if len(fields) == 1 else {}
+        extra: dict[str, Any] = {"field": fields.pop()} if len(fields) == 1 else {}
         return problem_response(
             400, "invalid_request", f"the request is not valid: {summary}", errors=errors, **extra
         )
@@ -183,6 +186,14 @@ def install(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return problem_response(500, "internal_error", "the node failed on this request; its log says why")
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    """Pydantic's message, but a pattern said as what it stands for, not as a regular expression."""
+    if error.get("type") == "string_pattern_mismatch":
+        pattern = str(error.get("ctx", {}).get("pattern", ""))
+        return f"expected {PATTERN_MEANINGS.get(pattern, 'a value of the documented form')}"
+    return str(error.get("msg", ""))
 
 
 def _field_path(loc: Iterable[object], body: object) -> str:

@@ -11,7 +11,7 @@ from ..services.api_keys import Scope, parse_scopes
 from . import responses
 from .auth import require
 from .context import node_of
-from .models import KeyRequest
+from .models import KEY_ID_PATTERN, KeyRequest
 from .problems import AUTHENTICATED, WITH_BODY, Problem, refusals
 from .views import key_view
 
@@ -68,7 +68,7 @@ def list_keys(request: Request) -> list[dict[str, Any]]:
     responses={**ADMIN_REFUSALS, **refusals(400, 404)},
 )
 def revoke_key(
-    key_id: Annotated[str, Path(pattern=r"^[0-9a-f]{16}$", description="as GET /v1/keys lists it")],
+    key_id: Annotated[str, Path(pattern=KEY_ID_PATTERN, description="as GET /v1/keys lists it")],
     request: Request,
 ) -> None:
     if not node_of(request).api_keys.revoke(key_id):

@@ -77,7 +77,7 @@ def acknowledged(entry: OutboxEntry, created: bool) -> JSONResponse:
     status_code=201,
     dependencies=[Depends(require(Scope.WRITE))],
     response_model=responses.StoredPayload,
-    responses=refusals(AUTHENTICATED, 403, 408, 503),
+    responses=refusals(AUTHENTICATED, 403, 408, 502, 503),
 )
 @streams_body
 async def upload_payload(request: Request) -> dict[str, Any]:

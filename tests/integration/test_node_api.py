@@ -4,6 +4,7 @@ queries and the API's errors, through the HTTP API (FastAPI's TestClient runs th
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import signal
@@ -456,6 +457,7 @@ def test_every_string_is_bounded_and_a_refusal_names_its_field(
     assert response.status_code == 400, response.text
     assert response.json()["field"] == field
     assert len(response.text) < 2_000  # the refusal does not echo what it refuses
+    assert "[0-9" not in response.text  # a pattern is said in words, not as a regular expression
 
 
 def test_an_artifact_name_and_kind_are_bounded(client: TestClient) -> None:
@@ -582,3 +584,16 @@ def test_the_openapi_document_declares_what_the_node_answers(client: TestClient)
     ack = record["responses"]["202"]
     assert ack["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/OutboxEntry"}
     assert "Location" in ack["headers"]
+
+
+def test_a_cid_that_is_not_a_file_is_a_502_not_a_500(client: TestClient) -> None:
+    # An empty UnixFS directory, inline in its CID (identity hash): IPFS holds it without a fetch and
+    # answers `cat` with an error of its own.
+    directory = bytes([0x01, 0x70, 0x00, 0x04, 0x0A, 0x02, 0x08, 0x01])
+    cid = "b" + base64.b32encode(directory).decode().lower().rstrip("=")
+    response = client.get(f"/v1/payloads/{cid}", headers=auth(client, Scope.READ))
+    assert response.status_code == 502, response.text
+    assert response.json()["code"] == "ipfs_error"
+    assert "directory" in response.json()["detail"]
+    spec = client.get("/openapi.json").json()
+    assert "502" in spec["paths"]["/v1/payloads/{cid}"]["get"]["responses"]
