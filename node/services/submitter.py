@@ -68,6 +68,8 @@ REPLACE_AFTER = 60.0
 # Final entries of this many blocks below the head are still checked against the canonical chain.
 WATCH_BLOCKS = 256
 WATCH_INTERVAL = 1.0
+# A transaction that is neither in a block nor in the pool is sent again at most this often.
+RESEND_INTERVAL = 1.0
 _TRANSIENT = (ChainClientError, IpfsClientError, StorageError, BlockchainProviderError)
 
 
@@ -122,6 +124,7 @@ class Submitter:
         self._watched_head: str | None = None  # the head whose final entries were last checked
         self._next_watch = 0.0
         self._at_max_fee: set[str] = set()  # transactions already reported as unable to pay more
+        self._next_resend: dict[str, float] = {}  # transaction -> when it may be sent again
         self._last_sent = 0.0
         self._prefetched: asyncio.Task[list[_Prepared]] | None = None
         self.last_error: str | None = None
@@ -165,6 +168,7 @@ class Submitter:
         if mined is None:
             return self._not_mined(tx_hash, candidates, entries)
         mined_hash, receipt = mined
+        self._next_resend.pop(tx_hash, None)
         if not receipt.succeeded:
             self._mined_but_failed(mined_hash, receipt, entries)
             return True
@@ -195,6 +199,10 @@ class Submitter:
         attempt = self._outbox.attempt(tx_hash)
         if self._chain.is_known(tx_hash):  # in the pool (or mined since the receipt was asked for)
             return self._replace_if_stuck(attempt, entries)
+        # Neither in a block nor in the pool: looked into (and sent again) at most once a RESEND_INTERVAL.
+        if time.monotonic() < self._next_resend.get(tx_hash, 0.0):
+            return False
+        self._next_resend[tx_hash] = time.monotonic() + RESEND_INTERVAL
         if attempt is not None and self._chain.nonce_used(attempt.nonce):
             # Asked after the count: a candidate mined meanwhile is found here, not sent anew.
             if self._mined(candidates) is not None:
