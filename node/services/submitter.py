@@ -220,9 +220,13 @@ class Submitter:
         # not take it back. The same bytes again: at most one transaction with this nonce is ever mined.
         try:
             self._chain.broadcast(SignedTransaction(tx_hash, bytes.fromhex(raw), -1))
-        except NonceTooLow:
+        except NonceTooLow as exc:
             # Its nonce is used: by one of the candidates (its receipt comes next pass) or by another
             # transaction (`nonce_used` above tells, once that block is final).
+            if attempt is None:  # stored by an older version, without its nonce: as that version did
+                self._chain.nonces.resync()
+                self._outbox.requeue(ids, f"sent again: {exc}")
+                return True
             return False
         except (Underpriced, ReplacementUnderpriced) as exc:
             # The pool wants higher fees than it pays (or an older candidate holds the nonce there).
