@@ -17,7 +17,7 @@ from proml.contracts.artifacts import load_artifact
 from proml.devnet.anvil import Anvil, running_anvil
 from proml.node.api.app import create_app
 from proml.node.config import NodeConfig
-from proml.node.providers.blockchain import GWEI, BlockchainProvider
+from proml.node.providers.blockchain import GWEI, BlockchainProvider, Fees
 from proml.node.providers.signer import Signer
 from proml.node.runtime import Node
 from proml.node.services.api_keys import Scope
@@ -174,6 +174,33 @@ def test_a_reorged_record_back_in_the_pool_is_mined_once(reorg_node: tuple[TestC
     assert again["tx_hash"] == final["tx_hash"]
     assert record_count(node, asset) == 2
     assert sent_count(anvil, node) == sent
+
+
+def test_a_record_whose_nonce_another_transaction_took_is_sent_anew_once(
+    reorg_node: tuple[TestClient, Anvil, Node],
+) -> None:
+    client, anvil, node = reorg_node
+    asset = register(client, anvil)
+    chain = anvil.client()
+    anvil.rpc("evm_setAutomine", False)
+    try:
+        entry_id = record(client, asset, "select_data")
+        stuck = entry_when(client, entry_id, lambda e: e["status"] == "submitted", "the record is sent")
+        sent = eventually(lambda: chain.get_transaction(stuck["tx_hash"]), "the pool holds it")
+        # Another program with the same key takes the nonce, paying more: the record's transaction
+        # can never be mined now.
+        other = BlockchainProvider(chain, Signer(anvil.keys[0]), anvil.chain_id)
+        fees = Fees(2 * int(sent["maxFeePerGas"], 16), 2 * int(sent["maxPriorityFeePerGas"], 16))
+        tx = other.build_transaction(node.address, b"", 21_000, fees=fees, nonce=int(sent["nonce"], 16))
+        other.broadcast(other.sign(tx))
+        anvil.mine()
+    finally:
+        anvil.rpc("evm_setAutomine", True)
+    final = wait_entry(client, entry_id)
+    assert final["tx_hash"] != stuck["tx_hash"]
+    assert chain.get_transaction_receipt(stuck["tx_hash"]) is None
+    assert "used by another transaction" in (final["error"] or "")
+    assert record_count(node, asset) == 2
 
 
 def test_a_transaction_the_chain_does_not_mine_for_its_fees_is_replaced_and_lands_once(
