@@ -1,6 +1,7 @@
 """The JSON bodies the API answers with, as the OpenAPI document declares them (see node/api/views.py and
-node/services/query.py for where each is built). Unknown fields are not refused here: a newer node may
-say more, and a client reads what it knows."""
+node/services/query.py for where each is built). A field the service returns and the model does not
+declare is an error (a 500 in the tests), not a field silently dropped from the answer: the document
+and the answers cannot drift apart."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ ScopeName = Literal["read", "write", "admin"]
 
 
 class _Response(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
 
 class StoredPayload(_Response):
