@@ -26,7 +26,6 @@ CID_PATTERN: Final = (
     r"^(Qm[1-9A-HJ-NP-Za-km-z]{44}|[bB][A-Za-z2-7]{8,200}|z[1-9A-HJ-NP-Za-km-z]{8,200}"
     r"|[fF][0-9a-fA-F]{8,400})$"
 )
-REF_PATTERN: Final = r"^outbox:[0-9a-f]{32}$"
 ASSET_REF_PATTERN: Final = r"^(0x[0-9a-fA-F]{40}|outbox:[0-9a-f]{32})$"
 ENTRY_PATTERN: Final = r"^(outbox:)?[0-9a-f]{32}$"
 TIMESTAMP_PATTERN: Final = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?Z$"
@@ -48,7 +47,7 @@ PATTERN_MEANINGS: Final = {
 
 # The activities a record request may name: those of a dataset's or a model's state machine
 # (registrations, anchors and rollbacks have requests of their own). A unit test holds this to
-# proml.contracts.transitions.TRANSITIONS.
+# proml.contracts.transitions.TRANSITIONS (tests/unit/test_api_models.py).
 RecordActivity = Literal[
     "collect",
     "label",
