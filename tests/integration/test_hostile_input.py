@@ -235,6 +235,24 @@ def test_a_failed_download_leaves_no_file(devnet_node: dict[str, Any]) -> None:
     assert sorted(p.name for p in downloads.iterdir()) == []
 
 
+def test_a_download_its_client_abandons_leaves_no_file(devnet_node: dict[str, Any]) -> None:
+    url, headers = devnet_node["node_url"], auth(devnet_node["api_key"])
+    stored = httpx.post(f"{url}/v1/payloads", content=os.urandom(8 << 20), headers=headers, timeout=60.0)
+    assert stored.status_code == 201, stored.text
+    downloads = devnet_node["node_config"].data_dir / "downloads"
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=60.0) as client:
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # the node cannot send it all at once
+        client.sendall(
+            f"GET /v1/payloads/{stored.json()['cid']} HTTP/1.1\r\nHost: node\r\n".encode()
+            + f"Authorization: Bearer {devnet_node['api_key']}\r\n\r\n".encode()
+        )
+        assert client.recv(4096).startswith(b"HTTP/1.1 200 ")
+    eventually(
+        lambda: True if not any(downloads.iterdir()) else None, "the abandoned download's file is gone", 30
+    )
+
+
 # -- two clients of one node --------------------------------------------------------------------------
 
 
