@@ -191,6 +191,16 @@ def test_a_connection_whose_request_head_never_completes_is_closed(own_node: Own
     assert time.monotonic() - started < 10 * REQUEST_TIMEOUT  # generous: a loaded machine
 
 
+def test_a_request_head_over_64_kib_is_refused(own_node: OwnNode) -> None:
+    host, port = own_node.url.removeprefix("http://").split(":")
+    headers = b"".join(b"X-Filler-%d: %s\r\n" % (i, b"a" * 1000) for i in range(100))  # 100 KiB
+    with socket.create_connection((host, int(port)), timeout=10 * REQUEST_TIMEOUT) as client:
+        client.sendall(b"GET /v1/health HTTP/1.1\r\nHost: node\r\n" + headers + b"\r\n")
+        answer = client.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+    assert answers(own_node.url)
+
+
 def test_an_upload_cut_off_by_its_client_leaves_no_pin_and_one_log_line(devnet_node: dict[str, Any]) -> None:
     url, ipfs_api = devnet_node["node_url"], devnet_node["ipfs_api"]
     log = devnet_node["org_dir"] / "node.log"
