@@ -149,7 +149,7 @@ def _error(url: str, response: httpx.Response, problem: dict[str, Any]) -> Excep
         return AuthenticationError(f"{detail} (node {url}; set PROML_API_KEY to a key with the right scope)")
     if status == 404:
         return NotFound(detail, status=status, code=code, field=problem.get("field"))
-    if status == 502 and code == "payload_mismatch":
+    if (status, code) in ((502, "payload_mismatch"), (409, "digest_mismatch")):
         return PayloadMismatch(detail)
     if status >= 500:
         return NodeUnavailable(f"the node at {url} could not serve this ({status} {code}): {detail}")

@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..clients.chain import ChainUnavailable
 from ..clients.ipfs import IpfsError, IpfsUnavailable
-from ..providers.storage import PayloadMismatch
+from ..providers.storage import DigestMismatch, PayloadMismatch
 from ..services.api_keys import UnknownScope
 from ..services.capture import CaptureError, UnknownAsset
 from ..services.outbox import IdempotencyConflict, UnknownEntry
@@ -59,7 +59,8 @@ _MEANINGS: dict[int, str] = {
     403: "The API key's scopes do not allow this operation.",
     404: "No such asset, outbox entry, key or payload on this node.",
     408: "The client stopped sending its body before it was whole.",
-    409: "The Idempotency-Key was used before for a different request.",
+    409: "The Idempotency-Key was used before for a different request, or the payload at the CID has "
+    "another digest than the one given.",
     413: "The JSON body is larger than the node's `api.max_body_bytes`.",
     502: "The IPFS daemon answered with an error (e.g. no peer served the CID in time), or a payload read "
     "from IPFS is not the one its CID and digest name.",
@@ -140,6 +141,7 @@ _MAPPED: list[tuple[type[Exception], int, str]] = [
     (IdempotencyConflict, 409, "idempotency_conflict"),
     (UnknownEntry, 404, "unknown_entry"),
     (UnknownScope, 400, "unknown_scope"),
+    (DigestMismatch, 409, "digest_mismatch"),
     (PayloadMismatch, 502, "payload_mismatch"),
     (IpfsUnavailable, 503, "ipfs_unavailable"),
     # The daemon answered, with an error of its own (e.g. no peer served the CID in time).

@@ -96,7 +96,7 @@ async def verify_history(
     response_class=FileResponse,
     responses={
         200: {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
-        **refusals(400, 502, 503),
+        **refusals(400, 409, 502, 503),
     },
 )
 async def download_payload(

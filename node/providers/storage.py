@@ -26,6 +26,11 @@ class PayloadMismatch(StorageError):
     """What IPFS holds or returned is not what was expected: the payload is refused."""
 
 
+class DigestMismatch(PayloadMismatch):
+    """IPFS returned the content its CID names, but that content has another digest than the one the
+    caller expected: the caller's premise (a record's digest with this CID) is false, not IPFS."""
+
+
 @dataclass(frozen=True)
 class StoredPayload:
     cid: CID
@@ -155,7 +160,7 @@ def _check(cid: CID, got: Fingerprint, expected_digest: ContentDigest | None) ->
     if not got.cid.same_content(cid):
         raise PayloadMismatch(f"asked IPFS for {cid}, received content whose CID is {got.cid}")
     if expected_digest is not None and got.digest != expected_digest:
-        raise PayloadMismatch(f"{cid} has digest {got.digest}, but {expected_digest} was recorded")
+        raise DigestMismatch(f"{cid} has digest {got.digest}, but {expected_digest} was recorded")
     return StoredPayload(cid, got.digest, got.size)
 
 

@@ -23,8 +23,10 @@ CHECKS = (
     "response_schema_conformance",
     "response_headers_conformance",
 )
-MAX_EXAMPLES = 40  # per operation and phase: with the coverage phase, a few minutes on two cores
-SEED = 9  # the same requests on every run, so that a failure is reproduced by running the test again
+MAX_EXAMPLES = 60  # per operation and phase: about a minute on two cores, all phases together
+# The same requests on every run, so that a failure is reproduced by running the test again. This seed
+# found the download whose digest was not its content's answered 502 (now 409).
+SEED = 21
 
 
 def schemathesis_command(node_url: str, api_key: str, report: Path) -> list[str]:
@@ -36,7 +38,7 @@ def schemathesis_command(node_url: str, api_key: str, report: Path) -> list[str]
         "--checks",
         ",".join(CHECKS),
         "--phases",
-        "examples,coverage,fuzzing",
+        "examples,coverage,fuzzing,stateful",
         "--max-examples",
         str(MAX_EXAMPLES),
         "--seed",
@@ -68,7 +70,7 @@ def test_every_operation_answers_as_its_openapi_document_says(
     # Every operation of the document was exercised, and none failed or was left out.
     spec = httpx.get(f"{devnet_org['node_url']}/openapi.json", timeout=30).json()
     operations = {f"{method.upper()} {path}" for path, ops in spec["paths"].items() for method in ops}
-    cases = ElementTree.parse(report).getroot().iter("testcase")
-    tested = {case.get("name") for case in cases}
-    assert tested == operations, output
+    cases = list(ElementTree.parse(report).getroot().iter("testcase"))
+    assert operations <= {case.get("name") for case in cases}, output  # and the stateful scenarios
+    assert not [case for case in cases if case.find("failure") is not None or case.find("error") is not None]
     assert "Selected: " + f"{len(operations)}/{len(operations)}" in output, output

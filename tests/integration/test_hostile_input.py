@@ -240,8 +240,8 @@ def test_a_failed_download_leaves_no_file(devnet_node: dict[str, Any]) -> None:
         headers=headers,
         timeout=60.0,
     )
-    assert answer.status_code == 502
-    assert answer.json()["code"] == "payload_mismatch"
+    assert answer.status_code == 409
+    assert answer.json()["code"] == "digest_mismatch"
     assert sorted(p.name for p in downloads.iterdir()) == []
 
 

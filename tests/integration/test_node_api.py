@@ -597,3 +597,18 @@ def test_a_cid_that_is_not_a_file_is_a_502_not_a_500(client: TestClient) -> None
     assert "directory" in response.json()["detail"]
     spec = client.get("/openapi.json").json()
     assert "502" in spec["paths"]["/v1/payloads/{cid}"]["get"]["responses"]
+
+
+def test_a_download_with_another_digest_than_its_content_is_a_409_not_a_server_error(
+    client: TestClient,
+) -> None:
+    # Found by fuzzing: IPFS served exactly what the CID names; the request's digest is what is wrong.
+    content = upload(client, b"the payload")
+    response = client.get(
+        f"/v1/payloads/{content['cid']}",
+        params={"digest": "sha256:" + "fd" * 32},
+        headers=auth(client, Scope.READ),
+    )
+    assert response.status_code == 409, response.text
+    assert response.json()["code"] == "digest_mismatch"
+    assert content["digest"] in response.json()["detail"]
