@@ -66,6 +66,15 @@ _MEANINGS: dict[int, str] = {
     "from IPFS is not the one its CID and digest name.",
     503: "The chain or the IPFS daemon does not answer; retry later.",
 }
+
+
+def raw_body(*, required: bool, description: str) -> dict[str, Any]:
+    """The `openapi_extra` of an operation that streams its body as bytes (FastAPI sees no parameter)."""
+    schema = {"type": "string", "format": "binary"}
+    content = {"application/octet-stream": {"schema": schema}}
+    return {"requestBody": {"required": required, "description": description, "content": content}}
+
+
 # Declared by every operation that takes an API key, and by every one that takes a JSON body.
 AUTHENTICATED = (401,)
 WITH_BODY = (400, 408, 413)

@@ -24,7 +24,7 @@ from .models import (
     RegistrationRequest,
     RollbackRequest,
 )
-from .problems import AUTHENTICATED, WITH_BODY, refusals
+from .problems import AUTHENTICATED, WITH_BODY, raw_body, refusals
 from .views import entry_view
 
 router = APIRouter(prefix="/v1", tags=["capture"])
@@ -78,6 +78,7 @@ def acknowledged(entry: OutboxEntry, created: bool) -> JSONResponse:
     dependencies=[Depends(require(Scope.WRITE))],
     response_model=responses.StoredPayload,
     responses=refusals(AUTHENTICATED, 403, 408, 502, 503),
+    openapi_extra=raw_body(required=True, description="the payload's bytes, streamed to IPFS"),
 )
 @streams_body
 async def upload_payload(request: Request) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from .auth import require
 from .context import node_of
 from .guard import streams_body
 from .models import CID_PATTERN, DIGEST_PATTERN
-from .problems import AUTHENTICATED, Problem, refusals
+from .problems import AUTHENTICATED, Problem, raw_body, refusals
 from .routes_query import ABOUT_AN_ASSET, Address
 
 router = APIRouter(
@@ -54,6 +54,7 @@ def _parse_cid(text: str) -> CID:
     "/assets/{address}/verify",
     response_model=responses.FileVerification,
     responses={**ABOUT_AN_ASSET, **refusals(408)},
+    openapi_extra=raw_body(required=False, description="the file, streamed; none with `?digest=`"),
 )
 @streams_body
 async def verify_file(address: Address, request: Request, digest: Digest = None) -> dict[str, Any]:

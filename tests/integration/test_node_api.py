@@ -584,6 +584,8 @@ def test_the_openapi_document_declares_what_the_node_answers(client: TestClient)
     ack = record["responses"]["202"]
     assert ack["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/OutboxEntry"}
     assert "Location" in ack["headers"]
+    upload_body = spec["paths"]["/v1/payloads"]["post"]["requestBody"]
+    assert (upload_body["required"], list(upload_body["content"])) == (True, ["application/octet-stream"])
 
 
 def test_a_cid_that_is_not_a_file_is_a_502_not_a_500(client: TestClient) -> None:
