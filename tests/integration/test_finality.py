@@ -5,7 +5,6 @@ chain does not mine for its fees is replaced (same nonce, higher fees) and lands
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,49 +12,25 @@ import pytest
 from fastapi.testclient import TestClient
 
 from proml.contracts import calls
-from proml.contracts.artifacts import load_artifact
-from proml.devnet.anvil import Anvil, running_anvil
-from proml.node.api.app import create_app
-from proml.node.config import NodeConfig
+from proml.devnet.anvil import Anvil
 from proml.node.providers.blockchain import GWEI, BlockchainProvider, Fees
 from proml.node.providers.signer import Signer
 from proml.node.runtime import Node
 from proml.node.services.api_keys import Scope
-from tests.integration.ipfs_daemons import daemon_set
-from tests.integration.keystores import write_keystore
 from tests.integration.polling import eventually, wait_entry
-
-
-@contextmanager
-def running_node(base: Path, **settings: Any) -> Iterator[tuple[TestClient, Anvil, Node]]:
-    with running_anvil(base / "anvil") as anvil, daemon_set(base / "ipfs") as daemons:
-        daemon = daemons.start("a")
-        key = anvil.keys[0]
-        artifact = load_artifact("ProML")
-        deployer = BlockchainProvider(anvil.client(), Signer(key), anvil.chain_id)
-        registry = deployer.deploy_contract(artifact.bytecode, artifact.abi, ["A"])
-        keystore, passphrase_file = write_keystore(base / "key", key)
-        config = NodeConfig(
-            org="A",
-            data_dir=base / "data",
-            keystore=keystore,
-            passphrase_file=passphrase_file,
-            chain_url=anvil.url,
-            registry=registry,
-            ipfs_api=daemon.api,
-            **settings,
-        )
-        node = Node(config)
-        with TestClient(create_app(node)) as client:
-            client.headers["Authorization"] = "Bearer " + node.api_keys.create("t", (Scope.ADMIN,))[1]
-            yield client, anvil, node
+from tests.integration.single_node import running_node
 
 
 @pytest.fixture(scope="module", name="reorg_node")
 def reorg_node_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Anvil, Node]]:
     # One confirmation: a reorganisation of one block undoes a record the node reported final.
-    with running_node(tmp_path_factory.mktemp("finality"), confirmations=1) as running:
-        yield running
+    with running_node(tmp_path_factory.mktemp("finality"), confirmations=1) as (client, anvil, node):
+        yield as_admin(client, node), anvil, node
+
+
+def as_admin(client: TestClient, node: Node) -> TestClient:
+    client.headers["Authorization"] = "Bearer " + node.api_keys.create("t", (Scope.ADMIN,))[1]
+    return client
 
 
 def register(client: TestClient, anvil: Anvil) -> str:
@@ -207,6 +182,7 @@ def test_a_transaction_the_chain_does_not_mine_for_its_fees_is_replaced_and_land
     tmp_path: Path,
 ) -> None:
     with running_node(tmp_path, confirmations=1, replace_after=1.0, bump_percent=20) as (client, anvil, node):
+        as_admin(client, node)
         asset = register(client, anvil)
         sent = sent_count(anvil, node)
         chain = anvil.client()

@@ -216,7 +216,7 @@ def test_index_and_query_a_consortium(world: World, index: Index, tmp_path: Path
         query.assets(kind="pipeline")
     with pytest.raises(InvalidQuery, match=r"unknown state 'trained'.*published"):
         query.assets(kind="dataset", state="trained")
-    with pytest.raises(InvalidQuery, match="owner: .acme. is not an address"):
+    with pytest.raises(InvalidQuery, match=r"owner: 'acme' is not an address"):
         query.assets(owner="acme")
     with pytest.raises(InvalidQuery, match="limit"):
         query.assets(limit=0)

@@ -17,20 +17,15 @@ import pytest
 from eth_utils import to_checksum_address
 from fastapi.testclient import TestClient
 
-from proml.contracts.artifacts import load_artifact
 from proml.contracts.transitions import TRANSITIONS
-from proml.devnet.anvil import running_anvil
-from proml.node.api.app import create_app
 from proml.node.api.models import ASSET_REF_PATTERN
 from proml.node.config import NodeConfig
-from proml.node.providers.blockchain import BlockchainProvider, BlockchainProviderError
-from proml.node.providers.signer import Signer
+from proml.node.providers.blockchain import BlockchainProviderError
 from proml.node.runtime import Node, NodeSetupError
 from proml.node.services.api_keys import Scope
 from proml.records import MAX_DOCUMENT_BYTES
-from tests.integration.ipfs_daemons import daemon_set
-from tests.integration.keystores import write_keystore
 from tests.integration.polling import eventually, wait_entry
+from tests.integration.single_node import running_node
 
 # Recorded by digest only: nothing uploaded.
 DIGEST_ONLY = {"digest": "sha256:" + "ab" * 32}
@@ -38,31 +33,13 @@ DIGEST_ONLY = {"digest": "sha256:" + "ab" * 32}
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    base = tmp_path_factory.mktemp("node")
-    with running_anvil(base / "anvil") as anvil, daemon_set(base / "ipfs") as daemons:
-        daemon = daemons.start("a")
-        key = anvil.keys[0]
-        deployer = BlockchainProvider(anvil.client(), Signer(key), anvil.chain_id)
-        artifact = load_artifact("ProML")
-        registry = deployer.deploy_contract(artifact.bytecode, artifact.abi, ["A"])
-        keystore, passphrase_file = write_keystore(base / "key", key)
-        config = NodeConfig(
-            org="A",
-            data_dir=base / "data",
-            keystore=keystore,
-            passphrase_file=passphrase_file,
-            chain_url=anvil.url,
-            registry=registry,
-            ipfs_api=daemon.api,
-            confirmations=1,  # anvil automines: no block comes after the last transaction
-        )
-        node = Node(config)
-        with TestClient(create_app(node)) as test_client:
-            test_client.keys = {  # type: ignore[attr-defined]
-                scope: node.api_keys.create(scope.value, (scope,))[1] for scope in Scope
-            }
-            test_client.node = node  # type: ignore[attr-defined]
-            yield test_client
+    # anvil automines: no block comes after the last transaction, so one confirmation
+    with running_node(tmp_path_factory.mktemp("node"), confirmations=1) as (test_client, _, node):
+        test_client.keys = {  # type: ignore[attr-defined]
+            scope: node.api_keys.create(scope.value, (scope,))[1] for scope in Scope
+        }
+        test_client.node = node  # type: ignore[attr-defined]
+        yield test_client
 
 
 def auth(client: TestClient, scope: Scope = Scope.ADMIN) -> dict[str, str]:
