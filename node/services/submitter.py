@@ -298,30 +298,29 @@ class Submitter:
         if head.hash == self._watched_head:
             return False
         moved = False
-        for tx_hash, entries in _by_transaction(self._outbox.final_since(head.number - self._watch_blocks)):
-            attempt = self._outbox.attempt(tx_hash)
+        for final in self._outbox.final_since(head.number - self._watch_blocks):
+            attempt = self._outbox.attempt(final.hash)
             stored = attempt.block_hash if attempt is not None else None
-            block = self._chain.get_block(int(entries[0].block_number or 0))
+            block = self._chain.get_block(final.block_number)
             if stored is not None and block is not None and block.hash == stored:
                 break
-            receipt = self._chain.confirmed_receipt(tx_hash, 1)
+            receipt = self._chain.confirmed_receipt(final.hash, 1)
             if receipt is not None and receipt.block_hash == stored:
                 break
             if receipt is not None and stored is None:
                 continue  # stored before blocks were noted: it is on chain, nothing to compare
-            ids = [e.id for e in entries]
             if receipt is None:
                 log.error(
                     "submitter: final transaction %s (block %s) was reorganised away: sending it again;"
                     " chain.confirmations (%d) is too low for this chain",
-                    tx_hash,
-                    entries[0].block_number,
+                    final.hash,
+                    final.block_number,
                     self._chain.confirmations,
                 )
-                self._outbox.mark_resubmitted(ids)
+                self._outbox.mark_resubmitted(final.entry_ids)
             else:
                 self._outbox.mark_included(
-                    ids, receipt.block_number, tx_hash=tx_hash, block_hash=receipt.block_hash
+                    final.entry_ids, receipt.block_number, tx_hash=final.hash, block_hash=receipt.block_hash
                 )
             moved = True
         self._watched_head = head.hash
