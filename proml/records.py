@@ -127,25 +127,22 @@ def format_number(value: float) -> str:
     return f"{head}e{sign}{abs(e)}"
 
 
-_ESCAPES: Final = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_encode_string: Final = json.encoder.encode_basestring
 
 
 def _format_string(text: str) -> str:
-    out = ['"']
-    for char in text:
-        code = ord(char)
-        if char in _ESCAPES:
-            out.append(_ESCAPES[char])
-        elif code < 0x20:
-            out.append(f"\\u{code:04x}")
-        elif 0xD800 <= code <= 0xDFFF:
+    # The standard library's C encoder escapes exactly what RFC 8785 does (", \ and U+0000..U+001F: the
+    # short forms where JSON has them, else \u00xx in lower case) and leaves every other character as it
+    # is; a document's strings are formatted on every write, so this is the acknowledgement's hot path.
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            code = ord(text[exc.start])
             raise CanonicalJsonError(
                 f"string {text!r} holds a lone surrogate (U+{code:04X}): not valid Unicode"
-            )
-        else:
-            out.append(char)
-    out.append('"')
-    return "".join(out)
+            ) from None
+    return _encode_string(text)
 
 
 def _utf16_key(key: str) -> bytes:

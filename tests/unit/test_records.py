@@ -154,6 +154,20 @@ def test_string_escaping() -> None:
         canonical_json("\ud800")
 
 
+def test_every_character_is_escaped_as_rfc8785_says() -> None:
+    # Section 3.2.2.2: ", \\ and U+0000..U+001F escaped (the short forms where JSON has them, else \\u00xx
+    # in lower case), every other character as it is; lone surrogates are not Unicode.
+    short = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+    for code in range(0x110000):
+        char = chr(code)
+        if 0xD800 <= code <= 0xDFFF:
+            with pytest.raises(CanonicalJsonError, match="surrogate"):
+                canonical_json("a" + char)
+            continue
+        expected = short.get(char) or (f"\\u{code:04x}" if code < 0x20 else char)
+        assert canonical_json(char) == f'"{expected}"'.encode(), hex(code)
+
+
 def test_rfc8785_full_example() -> None:
     value = {
         "numbers": [333333333.33333329, 1e30, 4.50, 2e-3, 0.000000000000000000000000001],
