@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,15 +22,6 @@ from proml.node.services.outbox import (
 )
 
 PAYLOAD = {"asset": "0x" + "11" * 20, "activity": "train", "recordDigest": "ab" * 32}
-
-
-@pytest.fixture
-def outbox(tmp_path: Path) -> Iterator[Outbox]:
-    box = Outbox(tmp_path / "outbox.sqlite")
-    try:
-        yield box
-    finally:
-        box.close()
 
 
 def test_entries_survive_reopening(tmp_path: Path) -> None:

@@ -4,9 +4,6 @@ entry back to `submitted`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from proml.node.services import outbox as outbox_module
@@ -14,15 +11,6 @@ from proml.node.services.outbox import IllegalTransition, Outbox, OutboxStatus
 
 PAYLOAD = {"asset": "0x" + "11" * 20, "activity": "train"}
 SENDER = "0x" + "22" * 20
-
-
-@pytest.fixture
-def outbox(tmp_path: Path) -> Iterator[Outbox]:
-    box = Outbox(tmp_path / "outbox.sqlite")
-    try:
-        yield box
-    finally:
-        box.close()
 
 
 @pytest.fixture
