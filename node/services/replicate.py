@@ -1,6 +1,6 @@
 """Replication: pin other organisations' record documents and payloads in this node's IPFS daemon.
 
-So that losing one organisation's storage loses no payload (DESIGN.md section 6). The policy says which
+So that losing one organisation's storage loses no payload. The policy says which
 assets: `all` of them, or only `dependencies`, the assets that this organisation's own assets derive from
 (transitively, as the index's lineage says). Of those, every record that another organisation made is
 replicated: its document, fetched and checked against the on-chain digest, then pinned, then every
