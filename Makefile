@@ -4,30 +4,37 @@ VENV := .venv
 BIN := $(VENV)/bin
 BENCH_DIR := bench-results
 
-.PHONY: setup test lint typecheck contracts-check bench demo clean
+# Every distribution of the workspace, in editable mode (docs/architecture.md).
+DISTRIBUTIONS := core contracts sdk cli node deploy/devnet
+EDITABLE := -e core -e contracts -e 'sdk[sklearn]' -e cli -e node -e deploy/devnet
+
+.PHONY: setup test lint typecheck contracts contracts-check bench demo clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml $(addsuffix /pyproject.toml,$(DISTRIBUTIONS))
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed; set PYTHON=python3.11")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet $(EDITABLE) --group dev
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
+contracts: setup
+	$(BIN)/python contracts/build.py
+
 contracts-check: setup
-	$(BIN)/proml contracts build --check
+	$(BIN)/python contracts/build.py --check
 
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 typecheck: setup
-	$(BIN)/mypy proml contracts node sdk cli deploy/devnet
+	$(BIN)/mypy
 
 test: setup lint typecheck
 	$(BIN)/pytest
@@ -42,4 +49,5 @@ demo: setup
 	$(BIN)/python docs/examples/demo.py $(DEMO_ARGS)
 
 clean:
-	rm -rf $(VENV) node_modules $(BENCH_DIR) build dist *.egg-info
+	rm -rf $(VENV) node_modules $(BENCH_DIR) build dist
+	find . -name '*.egg-info' -not -path './node_modules/*' -prune -exec rm -rf {} +

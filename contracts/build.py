@@ -1,5 +1,9 @@
 """Compile the Solidity sources into the committed artifacts, or check that they are current.
 
+A developer tool that needs a checkout (the sources, `node_modules`): `python contracts/build.py [--check]`
+(`make contracts`, `make contracts-check`). The runtime ABI helpers that read the artifacts are the
+`proml.contracts` package under contracts/src, which installs without this file.
+
 The compiler is solc at `SOLC_VERSION`: a native `solc` of that version when one is on PATH,
 otherwise the npm package `solc` (WebAssembly) behind the solc-compatible front end in
 `contracts/solc/solc`. Both produce the same bytecode and metadata for the same input.
@@ -7,10 +11,12 @@ otherwise the npm package `solc` (WebAssembly) behind the solc-compatible front 
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import shutil
 import subprocess
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +28,8 @@ OPTIMIZER_RUNS = 100000
 
 CONTRACTS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = CONTRACTS_DIR.parent
-SOURCE_DIR = CONTRACTS_DIR / "src"
-ARTIFACT_DIR = CONTRACTS_DIR / "artifacts"
+SOURCE_DIR = CONTRACTS_DIR / "solidity"
+ARTIFACT_DIR = CONTRACTS_DIR / "src" / "proml" / "contracts" / "artifacts"
 SOLCJS_FRONT_END = CONTRACTS_DIR / "solc" / "solc"
 NODE_MODULES = REPO_ROOT / "node_modules"
 REMAPPINGS = ["@openzeppelin/=node_modules/@openzeppelin/"]
@@ -203,3 +209,42 @@ def stale_artifacts(artifact_dir: Path = ARTIFACT_DIR) -> list[str]:
     fresh = {name: render(a) for name, a in artifacts_from(compile_sources(sources), sources).items()}
     committed = {p.name: p.read_text(encoding="utf-8") for p in artifact_dir.glob("*.json")}
     return sorted(name for name in fresh.keys() | committed.keys() if fresh.get(name) != committed.get(name))
+
+
+EXIT_STALE = 1
+EXIT_UNUSABLE = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Compile contracts/solidity into the committed artifacts.")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="compile in memory and fail if the committed artifacts differ, instead of writing them",
+    )
+    check = parser.parse_args(argv).check
+    try:
+        if check:
+            stale = stale_artifacts()
+            if stale:
+                print(
+                    "These artifacts differ from a fresh compile: " + ", ".join(stale) + "\n"
+                    f"Run `python contracts/build.py` and commit {ARTIFACT_DIR.relative_to(REPO_ROOT)}.",
+                    file=sys.stderr,
+                )
+                return EXIT_STALE
+            print("Artifacts are up to date.")
+            return 0
+        for path in build():
+            print(f"wrote {path.relative_to(REPO_ROOT)}")
+        return 0
+    except CompilationFailed as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_STALE
+    except BuildError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return EXIT_UNUSABLE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

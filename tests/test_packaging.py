@@ -1,4 +1,5 @@
-"""The distribution: the wheel carries every package and the artifacts, and runs without a compiler."""
+"""The distributions: each wheel carries its packages (and the contracts wheel its artifacts), each installs
+into a fresh venv and imports, and the SDK and the CLI install without the node stack."""
 
 from __future__ import annotations
 
@@ -11,92 +12,115 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+# Distribution name -> its folder in the repository.
+DISTRIBUTIONS = {
+    "proml-core": "core",
+    "proml-contracts": "contracts",
+    "proml-sdk": "sdk",
+    "proml-cli": "cli",
+    "proml-node": "node",
+    "proml-devnet": "deploy/devnet",
+}
+NODE_STACK = ("fastapi", "web3", "eth_account", "eth_abi", "uvicorn", "pydantic")
+
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("wheel")
+def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("wheels")
+    folders = [str(REPO / folder) for folder in DISTRIBUTIONS.values()]
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(out), str(REPO)],
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(out), *folders],
         check=True,
     )
-    (path,) = out.glob("proml-*.whl")
+    return out
+
+
+def _wheel(wheels: Path, distribution: str) -> Path:
+    (path,) = wheels.glob(distribution.replace("-", "_") + "-*.whl")
     return path
 
 
-@pytest.mark.slow
-def test_wheel_contains_packages_and_artifacts(wheel: Path) -> None:
-    names = set(zipfile.ZipFile(wheel).namelist())
-    for expected in (
-        "proml/__init__.py",
-        "proml/node/__init__.py",
-        "proml/sdk/__init__.py",
-        "proml/cli/main.py",
-        "proml/contracts/artifacts/ProML.json",
-        "proml/contracts/artifacts/ModelAsset.json",
-        "proml/contracts/src/ProML.sol",
-    ):
-        assert expected in names, expected
-
-
-SOURCE_ROOTS = {
-    "proml": "proml",
-    "contracts": "proml/contracts",
-    "node": "proml/node",
-    "sdk": "proml/sdk",
-    "cli": "proml/cli",
-}
-
-
-@pytest.mark.slow
-def test_wheel_contains_every_package_of_the_source_tree(wheel: Path) -> None:
-    names = set(zipfile.ZipFile(wheel).namelist())
-    for folder, package_path in SOURCE_ROOTS.items():
-        for init in (REPO / folder).rglob("__init__.py"):
-            relative = init.relative_to(REPO / folder).as_posix()
-            assert f"{package_path}/{relative}" in names, (
-                f"{init} is missing: list its package in pyproject.toml"
-            )
-
-
-@pytest.mark.slow
-def test_packages_import_from_the_built_wheel(wheel: Path, tmp_path: Path) -> None:
-    unpacked = tmp_path / "site"
-    zipfile.ZipFile(wheel).extractall(unpacked)
-    script = (
-        "import proml, proml.node, proml.sdk, proml.cli.main, proml.contracts.artifacts as a;"
-        "print(proml.contracts.artifacts.__file__);"
-        "print(a.load_artifact('ProML').compiler_version)"
-    )
-    # Run from a directory outside the checkout, with the unpacked wheel first on the path.
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=tmp_path,
-        env={"PYTHONPATH": str(unpacked), "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    module_file, compiler = result.stdout.split()
-    assert module_file.startswith(str(unpacked))
-    assert compiler.startswith("0.8.")
-
-
-@pytest.mark.slow
-def test_the_sdk_installs_and_imports_without_the_node_stack(wheel: Path, tmp_path: Path) -> None:
-    """`pip install proml` (no extras) gives the SDK and the CLI's client commands, without FastAPI,
-    web3 or anything a node needs."""
+def _venv(tmp_path: Path, wheels: Path, *distributions: str) -> Path:
+    """A fresh venv with `distributions` installed from the built wheels (their other dependencies from the
+    package index); returns its bin folder."""
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", str(wheel)], check=True)
-    script = (
-        "import importlib.util, sys, proml, proml.sdk, proml.sdk.tracker;"
-        "absent = [m for m in ('fastapi', 'web3', 'eth_account', 'uvicorn')"
-        " if importlib.util.find_spec(m) is not None];"
-        "sys.exit(f'installed: {absent}' if absent else 0)"
+    bin_dir = venv / "bin"
+    _install(bin_dir, wheels, *distributions)
+    return bin_dir
+
+
+def _install(bin_dir: Path, wheels: Path, *distributions: str) -> None:
+    pip = [str(bin_dir / "python"), "-m", "pip", "install", "--quiet"]
+    subprocess.run([*pip, "--find-links", str(wheels), *distributions], check=True)
+
+
+def _run(bin_dir: Path, script: str, cwd: Path) -> str:
+    # Run outside the checkout, so that nothing can come from the source tree.
+    result = subprocess.run(
+        [str(bin_dir / "python"), "-c", script], cwd=cwd, capture_output=True, text=True, check=False
     )
-    subprocess.run([str(python), "-c", script], cwd=tmp_path, check=True)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("distribution", DISTRIBUTIONS)
+def test_each_wheel_holds_every_package_of_its_folder_and_no_namespace_init(
+    wheels: Path, distribution: str
+) -> None:
+    names = set(zipfile.ZipFile(_wheel(wheels, distribution)).namelist())
+    source = REPO / DISTRIBUTIONS[distribution] / "src"
+    inits = [init.relative_to(source).as_posix() for init in source.rglob("__init__.py")]
+    assert inits, f"{source} holds no package"
+    for init in inits:
+        assert init in names, f"{init} is missing from the {distribution} wheel"
+    assert "proml/__init__.py" not in names, "proml is a namespace package that every distribution shares"
+    assert any(name.endswith("/py.typed") for name in names), "the wheel must declare its types (py.typed)"
+
+
+@pytest.mark.slow
+def test_the_contracts_wheel_carries_the_artifacts_but_not_the_build_tool(wheels: Path) -> None:
+    names = set(zipfile.ZipFile(_wheel(wheels, "proml-contracts")).namelist())
+    assert {"proml/contracts/artifacts/ProML.json", "proml/contracts/artifacts/ModelAsset.json"} <= names
+    assert not any(name.endswith("build.py") or name.endswith(".sol") for name in names)
+
+
+@pytest.mark.slow
+def test_the_sdk_and_the_cli_install_without_the_node_stack(wheels: Path, tmp_path: Path) -> None:
+    """A training script's `pip install proml-sdk`, then a data administrator's `pip install proml-cli`."""
+    bin_dir = _venv(tmp_path, wheels, "proml-sdk")
+    absent = (
+        "import importlib.util, sys;"
+        f"present = [m for m in {NODE_STACK!r} if importlib.util.find_spec(m) is not None];"
+        "sys.exit(f'installed: {present}' if present else 0)"
+    )
+    _run(bin_dir, "import proml.sdk, proml.sdk.tracker, proml.core.records", tmp_path)
+    _run(bin_dir, absent, tmp_path)
+
+    _install(bin_dir, wheels, "proml-cli")
+    _run(bin_dir, absent, tmp_path)
     help_text = subprocess.run(
-        [str(venv / "bin" / "proml"), "--help"], cwd=tmp_path, capture_output=True, text=True, check=True
+        [str(bin_dir / "proml"), "--help"], cwd=tmp_path, capture_output=True, text=True, check=True
     ).stdout
     assert "lineage" in help_text and "audit" in help_text
+
+
+@pytest.mark.slow
+def test_every_distribution_installs_and_imports(wheels: Path, tmp_path: Path) -> None:
+    bin_dir = _venv(tmp_path, wheels, *DISTRIBUTIONS)
+    out = _run(
+        bin_dir,
+        "import proml.node.api.app, proml.devnet.devnet, proml.cli.main, proml.sdk;"
+        "from proml.contracts import artifacts;"
+        "print(artifacts.__file__);"
+        "print(artifacts.load_artifact('ProML').compiler_version)",
+        tmp_path,
+    )
+    module_file, compiler = out.split()
+    assert module_file.startswith(str(tmp_path / "venv")), module_file
+    assert compiler.startswith("0.8.")
+    version = subprocess.run(
+        [str(bin_dir / "proml"), "--version"], cwd=tmp_path, capture_output=True, text=True, check=True
+    ).stdout
+    assert "0.1.0" in version

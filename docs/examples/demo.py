@@ -18,7 +18,7 @@ import joblib
 from sklearn.linear_model import LogisticRegression
 from train_digits import train, write_digits
 
-import proml
+from proml import sdk
 from proml.devnet import devnet
 from proml.sdk import Node
 
@@ -30,7 +30,7 @@ def say(text: str) -> None:
 
 
 def connect(orgs: dict[str, dict[str, Any]], name: str) -> Node:
-    return proml.connect(orgs[name]["node_url"], orgs[name]["api_key"])
+    return sdk.connect(orgs[name]["node_url"], orgs[name]["api_key"])
 
 
 def cli(org: dict[str, Any], *args: str) -> str:

@@ -19,14 +19,14 @@ from sklearn.datasets import load_digits
 from sklearn.linear_model import SGDClassifier
 from sklearn.model_selection import train_test_split
 
-import proml
+from proml import sdk
 from proml.sdk.tracker import ProvenanceTracker
 
 EPOCHS = 5
 
 
 def run(report_path: Path) -> dict[str, Any]:
-    node = proml.connect()
+    node = sdk.connect()
     X, y = load_digits(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0)
     tracker = ProvenanceTracker.register(node, name="digits-sgd")

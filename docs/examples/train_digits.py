@@ -22,7 +22,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-import proml
+from proml import sdk
 from proml.sdk import Asset, Node
 from proml.sdk.integrations.sklearn import record_evaluation, record_fit
 
@@ -75,7 +75,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, default=Path("digits-work"))
     args = parser.parse_args()
-    node = proml.connect()
+    node = sdk.connect()
     full_file, split_file = write_digits(args.workdir)
     full = node.register_dataset(full_file, name="digits")
     split = node.register_dataset(split_file, name="digits-train", ancestors=[full])

@@ -8,10 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from proml.cli.main import cli
-from proml.contracts import build
+from contracts import build
 from proml.contracts.artifacts import CONTRACT_NAMES, ArtifactNotFound, load_artifact
 
 
@@ -21,7 +19,7 @@ def test_compiler_is_the_pinned_version() -> None:
 
 
 def test_solidity_error_names_file_line_and_message() -> None:
-    key = "contracts/src/Broken.sol"
+    key = "contracts/solidity/Broken.sol"
     source = (
         "// SPDX-License-Identifier: MIT\npragma solidity ^0.8.24;\ncontract Broken {\n    uint x = ;\n}\n"
     )
@@ -70,10 +68,11 @@ def test_unknown_artifact_is_refused_with_the_known_names() -> None:
 
 
 @pytest.mark.slow
-def test_committed_artifacts_equal_a_fresh_compile() -> None:
-    result = CliRunner().invoke(cli, ["contracts", "build", "--check"])
-    assert result.exit_code == 0, result.output
-    assert "up to date" in result.output
+def test_committed_artifacts_equal_a_fresh_compile(capsys: pytest.CaptureFixture[str]) -> None:
+    exit_code = build.main(["--check"])
+    output = capsys.readouterr()
+    assert exit_code == 0, output.err
+    assert "up to date" in output.out
 
 
 @pytest.mark.slow

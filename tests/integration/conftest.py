@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-import proml
+from proml import sdk
 from proml.devnet import devnet
 from proml.sdk import Node
 
@@ -27,5 +27,5 @@ def devnet_org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
 @pytest.fixture(scope="module")
 def sdk_node(devnet_org: dict[str, Any]) -> Iterator[Node]:
     """The SDK connected to that organisation's node."""
-    with proml.connect(devnet_org["node_url"], devnet_org["api_key"]) as connected:
+    with sdk.connect(devnet_org["node_url"], devnet_org["api_key"]) as connected:
         yield connected

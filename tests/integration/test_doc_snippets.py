@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-import proml
+from proml import sdk
 from proml.sdk import TransitionRejected
 from proml.sdk.client import Activity, Entry
 
@@ -49,7 +49,7 @@ def test_a_snippet_records_only_transitions_the_state_machine_accepts(
     monkeypatch.setenv("PROML_API_KEY", devnet_org["api_key"])
     for file in FILES:
         (tmp_path / file).write_bytes(os.urandom(2000))
-    with proml.connect() as node:
+    with sdk.connect() as node:
         before = {a["address"] for a in node.transport.get("/v1/assets", limit=1000)}
         namespace: dict[str, Any] = {"__name__": "__snippet__"}
         with warnings.catch_warnings():

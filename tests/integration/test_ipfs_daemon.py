@@ -1,6 +1,6 @@
 """The embedded IPFS daemon (deploy/ipfs): real processes in a real private swarm, through the Python client.
 
-- CIDs: the daemon's equal proml.content's for every size class, CIDv0 and CIDv1 with raw leaves;
+- CIDs: the daemon's equal proml.core.content's for every size class, CIDv0 and CIDv1 with raw leaves;
 - three daemons on one swarm key: content added on B is fetched by A and C over bitswap, byte for byte;
 - a daemon with another swarm key can neither connect nor fetch;
 - persistence across a restart: same peer id, pins and blocks still there; one daemon per repo;
@@ -21,8 +21,8 @@ from typing import TypeVar
 import httpx
 import pytest
 
-from proml.content.cid import CHUNK_SIZE, CID, MAX_LINKS, cid_of_bytes, cid_of_file
-from proml.content.digest import digest_file
+from proml.core.content.cid import CHUNK_SIZE, CID, MAX_LINKS, cid_of_bytes, cid_of_file
+from proml.core.content.digest import digest_file
 from proml.node.clients.ipfs import AddResult, IpfsClient, IpfsError, IpfsUnavailable
 from tests.integration.ipfs_daemons import (
     DAEMON,

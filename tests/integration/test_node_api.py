@@ -18,12 +18,12 @@ from eth_utils import to_checksum_address
 from fastapi.testclient import TestClient
 
 from proml.contracts.transitions import TRANSITIONS
+from proml.core.records import MAX_DOCUMENT_BYTES
 from proml.node.api.models import ASSET_REF_PATTERN
 from proml.node.config import NodeConfig
 from proml.node.providers.blockchain import BlockchainProviderError
 from proml.node.runtime import Node, NodeSetupError
 from proml.node.services.api_keys import Scope
-from proml.records import MAX_DOCUMENT_BYTES
 from tests.integration.polling import eventually, wait_entry
 from tests.integration.single_node import running_node
 

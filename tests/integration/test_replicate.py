@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from proml.content.cid import CID
-from proml.content.digest import ContentDigest
+from proml.core.content.cid import CID
+from proml.core.content.digest import ContentDigest
 from proml.devnet.anvil import running_anvil
 from proml.devnet.consortium import found
 from proml.devnet.ipfs import IpfsDaemon

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-import proml
+from proml import sdk
 from proml.devnet.processes import free_port
 from proml.sdk import (
     AuthenticationError,
@@ -37,7 +37,7 @@ def test_connect_needs_a_url_and_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PROML_NODE_URL", raising=False)
     monkeypatch.delenv("PROML_API_KEY", raising=False)
     with pytest.raises(ConfigurationError, match="PROML_NODE_URL"):
-        proml.connect()
+        sdk.connect()
 
 
 def test_a_training_script_reports_its_lifecycle(node: Node, tmp_path: Path) -> None:
@@ -117,9 +117,9 @@ def test_errors_are_typed_and_say_what_to_do(node: Node, tmp_path: Path) -> None
         data.record("train")
     assert (rejected.value.status, rejected.value.field) == (400, "activity")
     with pytest.raises(AuthenticationError, match="PROML_API_KEY"):
-        proml.connect(node.transport.url, "proml_not-a-key").register_model(name="x")
+        sdk.connect(node.transport.url, "proml_not-a-key").register_model(name="x")
     with pytest.raises(NodeUnavailable, match="does not answer"):
-        proml.connect(f"http://127.0.0.1:{free_port()}", "k").register_model(name="x")
+        sdk.connect(f"http://127.0.0.1:{free_port()}", "k").register_model(name="x")
 
 
 def test_the_sdk_imports_without_fastapi_or_web3() -> None:

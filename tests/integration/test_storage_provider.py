@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from proml.content.digest import digest_bytes, digest_file
+from proml.core.content.digest import digest_bytes, digest_file
 from proml.node.providers.storage import PayloadMismatch, StorageProvider
 from tests.integration.ipfs_daemons import DaemonSet, daemon_set, node_binary
 from tests.payloads import MIB, write_prng_file

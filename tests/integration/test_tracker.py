@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import proml
+from proml import sdk
 from proml.devnet import devnet
 from proml.sdk import Node
 from proml.sdk.merkle import ProofStep
@@ -21,7 +21,7 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     try:
         devnet.up(root, 1)
         org = devnet.status(root)["orgs"][0]
-        with proml.connect(org["node_url"], org["api_key"]) as connected:
+        with sdk.connect(org["node_url"], org["api_key"]) as connected:
             yield connected
     finally:
         devnet.down(root)

@@ -18,11 +18,12 @@ import httpx
 import pytest
 from click.testing import CliRunner, Result
 
-import proml
+from proml import sdk
 from proml.cli.main import cli
-from proml.content.digest import digest_file
 from proml.contracts import calls
 from proml.contracts.transitions import Activity, AssetKind
+from proml.core.content.digest import digest_file
+from proml.core.records import SCHEMA, RecordDocument, rfc3339
 from proml.devnet import devnet
 from proml.devnet.anvil import CHAIN_ID
 from proml.devnet.orgs import private_key
@@ -32,7 +33,6 @@ from proml.node.clients.ipfs import IpfsClient
 from proml.node.providers.blockchain import BlockchainProvider
 from proml.node.providers.signer import Signer
 from proml.node.providers.storage import StorageProvider
-from proml.records import SCHEMA, RecordDocument, rfc3339
 from proml.sdk import Node, TransitionRejected
 from tests.integration.polling import eventually, wait_entry
 
@@ -54,13 +54,13 @@ def orgs(root: Path) -> dict[str, dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def a(orgs: dict[str, dict[str, Any]]) -> Iterator[Node]:
-    with proml.connect(orgs["A"]["node_url"], orgs["A"]["api_key"]) as node:
+    with sdk.connect(orgs["A"]["node_url"], orgs["A"]["api_key"]) as node:
         yield node
 
 
 @pytest.fixture(scope="module")
 def b(orgs: dict[str, dict[str, Any]]) -> Iterator[Node]:
-    with proml.connect(orgs["B"]["node_url"], orgs["B"]["api_key"]) as node:
+    with sdk.connect(orgs["B"]["node_url"], orgs["B"]["api_key"]) as node:
         yield node
 
 

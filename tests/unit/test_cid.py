@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from proml.content.cid import (
+from proml.core.content.cid import (
     CHUNK_SIZE,
     CID,
     DAG_PB,

@@ -11,10 +11,17 @@ from pathlib import Path
 import blake3
 import pytest
 
-from proml.content import ContentDigest, Hasher, UnknownAlgorithm, digest_bytes, digest_file, digest_stream
-from proml.content.cid import cid_of_bytes
-from proml.content.digest import ALGORITHMS, digest_async_chunks, digest_chunks, read_chunks
-from proml.content.fingerprint import Fingerprinter, fingerprint_chunks, fingerprint_file
+from proml.core.content import (
+    ContentDigest,
+    Hasher,
+    UnknownAlgorithm,
+    digest_bytes,
+    digest_file,
+    digest_stream,
+)
+from proml.core.content.cid import cid_of_bytes
+from proml.core.content.digest import ALGORITHMS, digest_async_chunks, digest_chunks, read_chunks
+from proml.core.content.fingerprint import Fingerprinter, fingerprint_chunks, fingerprint_file
 from tests.payloads import MIB, prng_chunks, write_prng_file
 
 VECTORS = {

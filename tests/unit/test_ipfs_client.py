@@ -13,7 +13,7 @@ from typing import TypeVar
 import httpx
 import pytest
 
-from proml.content.cid import CID
+from proml.core.content.cid import CID
 from proml.node.clients.ipfs import IpfsClient, IpfsClientError, IpfsError, IpfsUnavailable
 
 T = TypeVar("T")

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from proml.contracts.transitions import Activity
-from proml.records import (
+from proml.core.records import (
     ACTIVITIES,
     MAX_DOCUMENT_BYTES,
     Actor,

@@ -10,13 +10,13 @@ from typing import Any, cast
 
 import pytest
 
-from proml.content.cid import CID
-from proml.content.digest import ContentDigest
+from proml.core.content.cid import CID
+from proml.core.content.digest import ContentDigest
+from proml.core.records import Actor, Artifact, Environment, RecordDocument
 from proml.node.clients.ipfs import IpfsUnavailable
 from proml.node.providers.storage import PayloadMismatch, StorageProvider
 from proml.node.services.query import Query
 from proml.node.services.replicate import Replicator
-from proml.records import Actor, Artifact, Environment, RecordDocument
 
 ME = "0x" + "aa" * 20
 OTHER = "0x" + "bb" * 20

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from proml.content.cid import cid_of_bytes
+from proml.core.content.cid import cid_of_bytes
 from proml.node.clients.ipfs import AddResult
 from proml.node.providers.storage import PayloadMismatch, StorageProvider
 

@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from proml.content.digest import ContentDigest, UnknownAlgorithm, digest_bytes
-from proml.records import canonical_json
+from proml.core.content.digest import ContentDigest, UnknownAlgorithm, digest_bytes
+from proml.core.records import canonical_json
 from proml.sdk import Asset, Node, merkle
 from proml.sdk.merkle import ProofStep
 from proml.sdk.tracker import ProvenanceTracker, epoch_leaf

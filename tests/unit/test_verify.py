@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from proml.core.records import SCHEMA, RecordDocument
 from proml.node.services.identity import ActorName
 from proml.node.services.verify import _disagreements, file_result, recorded_files
-from proml.records import SCHEMA, RecordDocument
 
 ASSET = "0x" + "ab" * 20
 SIGNER = "0x" + "cd" * 20

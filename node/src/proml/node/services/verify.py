@@ -1,0 +1,322 @@
+"""Verify: is this file the one recorded for that asset, and does the asset's whole history hold?
+
+A file is compared, by its SHA-256 and BLAKE3 digests, with every digest the chain holds for the asset: its
+registered content and the inputs and outputs of its records. A match names the record, who signed it,
+when, and whether the state machine accepted it. Only an accepted record is proof: a file that only refused
+records name is REJECTED_ONLY, not OK; one no record names is a MISMATCH, with what was recorded instead.
+
+A history holds when every record document fetched from IPFS has the digest recorded on chain and says what
+the chain says (asset, activity, actor address and the member's on-chain name, inputs and outputs), and the
+hash chain of the records recomputes to the head on chain. On request, every payload a document names by
+CID is streamed from IPFS and checked against its CID and digest too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from proml.contracts import calls
+from proml.contracts.chain import check_chain
+from proml.core.content.cid import CID
+from proml.core.content.digest import ContentDigest, Hasher
+from proml.core.records import MAX_DOCUMENT_BYTES, Artifact, RecordDocument, RecordDocumentError
+
+from ..clients.ipfs import IpfsClientError
+from ..providers.blockchain import BlockchainProvider
+from ..providers.storage import StorageError, StorageProvider
+from .query import Query, UnknownAsset
+
+ALGORITHMS = ("sha256", "blake3")
+MAX_DOCUMENT = MAX_DOCUMENT_BYTES  # the limit capture applies: what a node stores, it can verify
+FETCH_CONCURRENCY = 16
+FETCH_TIMEOUT = 30.0
+# Payloads may be large: fewer at a time, each streamed through the hashers, never held.
+PAYLOAD_CONCURRENCY = 4
+PAYLOAD_TIMEOUT = 60.0
+
+# The result of a file's verification.
+OK = "OK"  # an accepted record holds the file
+REJECTED_ONLY = "REJECTED_ONLY"  # only records the state machine refused hold it: they prove nothing
+MISMATCH = "MISMATCH"  # no record of the asset holds it
+
+# Records whose inputs and outputs are not files: a rollback's are its target seq and the hash of its
+# reason, an anchor's its phase and Merkle root (their documents name no artifacts).
+_NOT_FILES = ("rollback", "anchor")
+
+
+async def digests_of(chunks: AsyncIterator[bytes]) -> dict[str, ContentDigest]:
+    """SHA-256 and BLAKE3 of a stream, in one pass, never holding it whole."""
+    hashers = {a: Hasher(a) for a in ALGORITHMS}
+    async for chunk in chunks:
+        for hasher in hashers.values():
+            hasher.update(chunk)
+    return {a: h.finish() for a, h in hashers.items()}
+
+
+def file_result(matches: Sequence[Mapping[str, Any]]) -> str:
+    if any(m["accepted"] for m in matches):
+        return OK
+    return REJECTED_ONLY if matches else MISMATCH
+
+
+@dataclass
+class _Checked:
+    """One record's document check, and the payloads its document names by CID."""
+
+    report: dict[str, Any]
+    payloads: list[dict[str, Any]] = field(default_factory=list)
+
+
+class VerifyService:
+    def __init__(
+        self, query: Query, storage: StorageProvider, chain: BlockchainProvider, registry: str
+    ) -> None:
+        self._query = query
+        self._storage = storage
+        self._chain = chain
+        self._registry = registry.lower()
+
+    def _summary(self, asset: str) -> dict[str, Any]:
+        summary = self._query.asset(asset)
+        if summary is None:
+            raise UnknownAsset(f"{asset} is not an asset this node has indexed")
+        return summary
+
+    # -- a file against an asset ------------------------------------------------------------------
+
+    def verify_file(self, asset: str, digests: Mapping[str, ContentDigest]) -> dict[str, Any]:
+        summary = self._summary(asset)
+        recorded = recorded_files(self._query.history(summary["address"]))
+        values = {d.value.hex() for d in digests.values()}
+        matches = [r for r in recorded if r["digest"].removeprefix("0x") in values]
+        result = file_result(matches)
+        return {
+            "asset": summary["address"],
+            "kind": summary["kind"],
+            "ok": result == OK,
+            "result": result,
+            "file": {a: str(d) for a, d in digests.items()},
+            "matches": matches,
+            "recorded": recorded,
+        }
+
+    # -- the whole history ------------------------------------------------------------------------
+
+    async def verify_history(
+        self, asset: str, *, payloads: bool = False, payload_timeout: float = PAYLOAD_TIMEOUT
+    ) -> dict[str, Any]:
+        summary = self._summary(asset)
+        address = summary["address"]
+        history = self._query.history(address)
+        records = self._query.records(address)
+        names = self._query.actor_names(address)
+        head = await asyncio.to_thread(self._head, address, summary["kind"])
+        chain = check_chain(records, head)
+        limit = asyncio.Semaphore(FETCH_CONCURRENCY)
+        checked = await asyncio.gather(
+            *(self._check_document(address, r, names.get(r["seq"]), limit) for r in history)
+        )
+        named = [p for c in checked for p in c.payloads]
+        if payloads:
+            await self._check_payloads(named, payload_timeout)
+        documents = [c.report for c in checked]
+        problems = list(chain.problems) + [p for d in documents for p in d["problems"]]
+        payload_problems = [
+            f"record {p['seq']}: {p['where']} {p['name']} ({p['cid']}): {p['problem']}"
+            for p in named
+            if p["ok"] is False
+        ]
+        ok = not problems and not payload_problems
+        return {
+            "asset": address,
+            "kind": summary["kind"],
+            "ok": ok,
+            "result": OK if ok else "FAILED",
+            "records": len(history),
+            "head": "0x" + head.hex(),
+            "recomputed_head": "0x" + chain.recomputed_head.hex(),
+            "chain_ok": chain.ok,
+            "documents": documents,
+            "problems": problems,
+            "recorded": recorded_files(history),
+            "payloads_checked": payloads,
+            "payloads": named,
+            "payload_problems": payload_problems,
+        }
+
+    def _head(self, address: str, kind: str) -> bytes:
+        contract = "DatasetAsset" if kind == "dataset" else "ModelAsset"
+        function = calls.function(contract, "head")
+        (head,) = function.decode_output(self._chain.call(address, function.encode()))
+        return bytes(head)
+
+    async def _check_document(
+        self, asset: str, record: dict[str, Any], member_name: str | None, limit: asyncio.Semaphore
+    ) -> _Checked:
+        seq = record["seq"]
+        checked = _Checked({"seq": seq, "record_cid": record["record_cid"], "problems": []})
+        problems: list[str] = checked.report["problems"]
+        if record["record_cid"] is None:
+            problems.append(f"record {seq}: no record document CID on chain")
+            return checked
+        expected = ContentDigest("sha256", bytes.fromhex(record["record_digest"].removeprefix("0x")))
+        try:
+            async with limit:
+                data = await self._storage.fetch_bytes(
+                    CID.parse(record["record_cid"]),
+                    max_size=MAX_DOCUMENT,
+                    expected_digest=expected,
+                    timeout=FETCH_TIMEOUT,
+                )
+        except (StorageError, IpfsClientError) as exc:
+            problems.append(f"record {seq}: document {record['record_cid']}: {exc}")
+            return checked
+        try:
+            document = RecordDocument.from_json_bytes(data, require_canonical=True)
+        except RecordDocumentError as exc:
+            problems.append(f"record {seq}: the document is not a valid record document: {exc}")
+            return checked
+        problems.extend(_disagreements(asset, self._registry, record, document, member_name))
+        checked.payloads = _payloads_named(record, document)
+        return checked
+
+    async def _check_payloads(self, payloads: list[dict[str, Any]], timeout: float) -> None:
+        """Stream each payload (once per CID and digest) through the hashers; note on each entry whether
+        IPFS holds exactly the recorded content."""
+        limit = asyncio.Semaphore(PAYLOAD_CONCURRENCY)
+
+        async def check(cid: str, digest: str) -> str | None:
+            async with limit:
+                try:
+                    await self._storage.check(
+                        CID.parse(cid), expected_digest=ContentDigest.parse(digest), timeout=timeout
+                    )
+                except (StorageError, IpfsClientError, ValueError) as exc:
+                    return str(exc) or type(exc).__name__
+                return None
+
+        keys = sorted({(p["cid"], p["digest"]) for p in payloads})
+        found = dict(zip(keys, await asyncio.gather(*(check(*k) for k in keys)), strict=True))
+        for payload in payloads:
+            problem = found[(payload["cid"], payload["digest"])]
+            payload.update(checked=True, ok=problem is None, problem=problem)
+
+
+def recorded_files(history: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Every file digest the chain holds for an asset, with the record that holds it and whether the state
+    machine accepted that record: its registered content (the registration's output) and its records'
+    inputs and outputs. Asset addresses and empty digests (a model registered before it was trained) are
+    not files."""
+    found = []
+    for record in history:
+        if record["activity"] in _NOT_FILES:
+            continue
+        for where in ("inputs", "outputs"):
+            for word in record[where]:
+                raw = bytes.fromhex(word.removeprefix("0x"))
+                if not any(raw) or calls.word_address(raw) is not None:
+                    continue
+                found.append(
+                    {
+                        "where": "content" if record["activity"] == "register" else where[:-1],
+                        "digest": word,
+                        "seq": record["seq"],
+                        "activity": record["activity"],
+                        "accepted": record["accepted"],
+                        "actor": record["actor"],
+                        "actor_name": record["actor_name"],
+                        "timestamp": record["timestamp"],
+                        "transaction_hash": record["transaction_hash"],
+                        "record_cid": record["record_cid"],
+                    }
+                )
+    return found
+
+
+def _payloads_named(record: Mapping[str, Any], document: RecordDocument) -> list[dict[str, Any]]:
+    """The files a record document names by CID (asset inputs are verified as assets of their own), not
+    checked yet."""
+    content = "content" if record["activity"] == "register" else "output"
+    named = [("input", a) for a in document.inputs] + [(content, a) for a in document.outputs]
+    return [
+        {
+            "seq": record["seq"],
+            "activity": record["activity"],
+            "accepted": record["accepted"],
+            "where": where,
+            "name": artifact.name,
+            "cid": artifact.cid,
+            "digest": artifact.digest,
+            "checked": False,
+            "ok": None,
+            "problem": None,
+        }
+        for where, artifact in named
+        if artifact.cid is not None and artifact.asset is None
+    ]
+
+
+def _disagreements(
+    asset: str,
+    registry: str,
+    record: Mapping[str, Any],
+    document: RecordDocument,
+    member_name: str | None,
+) -> list[str]:
+    seq = record["seq"]
+    signer = record["actor"]
+    problems = []
+    named = registry if record["activity"] == "register" else asset.lower()
+    if document.asset.lower() != named:
+        problems.append(f"record {seq}: the document names asset {document.asset}, the chain {named}")
+    if document.activity != record["activity"]:
+        problems.append(
+            f"record {seq}: the document says {document.activity}, the chain {record['activity']}"
+        )
+    if document.actor.address.lower() != signer.lower():
+        problems.append(
+            f"record {seq}: the document's actor is {document.actor.address}, the signer {signer}"
+        )
+    if member_name is None:
+        problems.append(
+            f"record {seq}: the signer {signer} has no admission in this node's index before the record, "
+            f"so the document's actor name {document.actor.name!r} cannot be checked"
+        )
+    elif document.actor.name != member_name:
+        problems.append(
+            f"record {seq}: the document's actor is named {document.actor.name!r}, but its signer "
+            f"{signer} is the member {member_name!r} on chain"
+        )
+    problems.extend(_artifact_disagreements(record, document))
+    return problems
+
+
+def _artifact_disagreements(record: Mapping[str, Any], document: RecordDocument) -> list[str]:
+    """The document's inputs and outputs against the words the chain recorded. A registration's chain
+    inputs are its ancestors (the document has them as a parameter) and its output is the content digest,
+    or zero for a model registered without a file."""
+    seq = record["seq"]
+    if record["activity"] in _NOT_FILES:
+        return []
+    sides: list[tuple[str, tuple[Artifact, ...], list[str]]] = [
+        ("outputs", document.outputs, record["outputs"])
+    ]
+    if record["activity"] != "register":
+        sides.append(("inputs", document.inputs, record["inputs"]))
+    problems = []
+    for where, artifacts, words in sides:
+        said = ["0x" + _word(a).hex() for a in artifacts]
+        if record["activity"] == "register" and not artifacts:
+            said = ["0x" + calls.ZERO32.hex()]
+        if said != [w.lower() for w in words]:
+            problems.append(f"record {seq}: the document's {where} {said} are not the chain's {words}")
+    return problems
+
+
+def _word(artifact: Artifact) -> bytes:
+    if artifact.asset is not None:
+        return bytes(calls.address_word(artifact.asset))
+    return ContentDigest.parse(artifact.digest).value
