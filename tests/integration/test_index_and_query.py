@@ -18,7 +18,7 @@ import proml.node.services.index as index_module
 from proml.contracts.artifacts import load_artifact
 from proml.contracts.chain import check_chain, rollback_proof
 from proml.contracts.events import AssetRegistered, ProvenanceRecorded, decode_log
-from proml.contracts.transitions import Activity, AssetKind, Role
+from proml.core.workflow import Activity, AssetKind, Role
 from proml.node.clients.chain import Receipt
 from proml.node.providers.blockchain import BlockchainProvider
 from proml.node.providers.signer import Signer
