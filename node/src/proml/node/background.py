@@ -37,11 +37,12 @@ from .providers.blockchain import BlockchainProvider
 from .providers.signer import Signer
 from .providers.storage import StorageProvider
 from .services.index import Index
+from .services.interruptible_sleep import wait_or_stop
 from .services.outbox import Outbox
 from .services.query import Query
 from .services.replicate import STATE_FILE as REPLICATION_FILE
 from .services.replicate import Replicator
-from .services.submitter import Submitter, wait_or_stop
+from .services.submitter import Submitter
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from typing import Any
 from proml.contracts import calls
 from proml.contracts.addresses import checksum
 from proml.contracts.errors import ContractRevert
-from proml.contracts.transitions import AssetKind
+from proml.core.workflow import AssetKind
 
 from .background import STATUS_FILE, BackgroundError, BackgroundProcess, read_status
 from .clients.chain import ChainClient, ChainClientError
@@ -29,9 +29,9 @@ from .services.capture import CaptureService
 from .services.governance import GovernanceService
 from .services.identity import ActorName
 from .services.index import Index
+from .services.interruptible_sleep import wait_or_stop
 from .services.outbox import Outbox
 from .services.query import Query
-from .services.submitter import wait_or_stop
 from .services.verify import VerifyService
 
 log = logging.getLogger(__name__)

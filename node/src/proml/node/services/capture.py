@@ -16,24 +16,22 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from proml.contracts import addresses
-from proml.contracts.events import AnchorPhase
-from proml.contracts.transitions import TRANSITIONS, Activity, AssetKind
 from proml.core.records import SCHEMA, RecordDocument, RecordDocumentError, rfc3339
+from proml.core.workflow import TRANSITIONS, Activity, AssetKind
 
 from .outbox import Outbox, OutboxEntry, UnknownEntry
+from .outbox_entries import (
+    ANCHOR,
+    ASSET_KINDS,
+    PHASES,
+    RECORD,
+    REF_PATTERN,
+    REGISTER,
+    ROLLBACK,
+    with_placeholders,
+)
 
-REF_PATTERN = re.compile(r"outbox:([0-9a-f]{32})")
-# Stands in for an address that the chain has not made yet, while a document is validated.
-_PLACEHOLDER = "0x" + "00" * 19 + "01"
-# A registration's own document cannot name the asset, whose address the registration creates; it names
-# the registry instead, and the chain's AssetRegistered event links the two.
-REGISTER = "register"
-RECORD = "record"
-KINDS = {"dataset": AssetKind.DATASET, "model": AssetKind.MODEL}
 RESERVED_PARAMETERS = ("name", "ancestors")
-ANCHOR = "anchor"
-ROLLBACK = "rollback"
-PHASES = {phase.name.lower(): int(phase) for phase in AnchorPhase}
 _ROOT = re.compile(r"0x[0-9a-fA-F]{64}")
 
 
@@ -126,7 +124,7 @@ class CaptureService:
     async def register(
         self, request: Registration, idempotency_key: str | None = None
     ) -> tuple[OutboxEntry, bool]:
-        kind = KINDS.get(request.kind)
+        kind = ASSET_KINDS.get(request.kind)
         if kind is None:
             raise CaptureError("kind", f"{request.kind!r} is not an asset kind: use dataset or model")
         if kind == AssetKind.DATASET and request.content is None:
@@ -142,6 +140,8 @@ class CaptureService:
         outputs = []
         if request.content is not None:
             outputs.append({**request.content, "name": request.name, "kind": request.kind})
+        # A registration's own document cannot name the asset, whose address the registration creates;
+        # it names the registry instead, and the chain's AssetRegistered event links the two.
         document = self._document(
             asset=self._registry,
             activity=REGISTER,
@@ -222,7 +222,7 @@ class CaptureService:
                 raise UnknownAsset(where, f"{value} is not an entry of this node's outbox") from None
             if entry.kind != REGISTER:
                 raise UnknownAsset(where, f"{value} is a record, not a registration")
-            return value, KINDS[entry.payload["kind"]]
+            return value, ASSET_KINDS[entry.payload["kind"]]
         try:
             checksummed = addresses.parse(value)
         except addresses.InvalidAddress as exc:
@@ -294,36 +294,3 @@ def _activity(name: str, kind: AssetKind) -> Activity:
         raise CaptureError("activity", f"{name!r} is not a {kind.name.lower()} activity: use one of {names}")
     assert activity is not None
     return activity
-
-
-def refs_in(value: Any) -> set[str]:
-    """The outbox ids that `value` (a payload) refers to."""
-    if isinstance(value, str):
-        match = REF_PATTERN.fullmatch(value)
-        return {match.group(1)} if match else set()
-    if isinstance(value, Mapping):
-        return set().union(*(refs_in(v) for v in value.values())) if value else set()
-    if isinstance(value, list | tuple):
-        return set().union(*(refs_in(v) for v in value)) if value else set()
-    return set()
-
-
-def resolve_refs(value: Any, addresses: Mapping[str, str]) -> Any:
-    """`value` with every `outbox:<id>` replaced by `addresses[id]`."""
-    if isinstance(value, str):
-        match = REF_PATTERN.fullmatch(value)
-        return addresses[match.group(1)].lower() if match else value
-    if isinstance(value, Mapping):
-        return {k: resolve_refs(v, addresses) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [resolve_refs(v, addresses) for v in value]
-    return value
-
-
-def with_placeholders(value: Any) -> Any:
-    return resolve_refs(value, _Placeholders())
-
-
-class _Placeholders(dict[str, str]):
-    def __missing__(self, key: str) -> str:
-        return _PLACEHOLDER

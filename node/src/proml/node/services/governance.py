@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from proml.contracts import addresses
-from proml.contracts.transitions import Role
+from proml.core.workflow import Role
 
 from .capture import CaptureError
 from .outbox import Outbox, OutboxEntry
+from .outbox_entries import GOVERNANCE
 
-GOVERNANCE = "governance"
 KINDS = ("add_member", "remove_member", "change_roles", "change_threshold")
 BPS = 10_000
 

@@ -29,8 +29,8 @@ from proml.core.records import MAX_DOCUMENT_BYTES, RecordDocument, RecordDocumen
 
 from ..clients.ipfs import IpfsClientError
 from ..providers.storage import PayloadMismatch, StorageError, StorageProvider
+from .interruptible_sleep import wait_or_stop
 from .query import MAX_LIMIT, Query, UnknownAsset
-from .submitter import wait_or_stop
 
 log = logging.getLogger(__name__)
 

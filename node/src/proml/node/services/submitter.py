@@ -15,7 +15,6 @@ again (the same bytes).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import time
@@ -28,10 +27,10 @@ from proml.contracts.calls import ActivityCall
 from proml.contracts.chain import ProofError, Record, rollback_proof
 from proml.contracts.errors import ContractRevert
 from proml.contracts.events import AssetRegistered, ProposalCreated, ProvenanceRecorded, decode_log
-from proml.contracts.transitions import Activity, AssetKind
 from proml.core.content.cid import CID
 from proml.core.content.digest import ContentDigest
 from proml.core.records import RecordDocument, RecordDocumentError
+from proml.core.workflow import Activity, AssetKind
 
 from ..clients.chain import (
     ChainClientError,
@@ -49,9 +48,19 @@ from ..providers.blockchain import (
     unsigned_to_json,
 )
 from ..providers.storage import StorageError, StorageProvider
-from .capture import ANCHOR, KINDS, PHASES, RECORD, REGISTER, ROLLBACK, refs_in, resolve_refs
-from .governance import GOVERNANCE
+from .interruptible_sleep import wait_or_stop
 from .outbox import Attempt, Outbox, OutboxEntry, OutboxStatus
+from .outbox_entries import (
+    ANCHOR,
+    ASSET_KINDS,
+    GOVERNANCE,
+    PHASES,
+    RECORD,
+    REGISTER,
+    ROLLBACK,
+    refs_in,
+    resolve_refs,
+)
 
 log = logging.getLogger(__name__)
 
@@ -531,7 +540,7 @@ class Submitter:
             content = payload["document"]["outputs"]
             content_digest = _digest_word(content[0]["digest"]) if content else calls.ZERO32
             data = calls.register(
-                KINDS[payload["kind"]],
+                ASSET_KINDS[payload["kind"]],
                 content_digest,
                 first.record_digest,
                 first.record_cid,
@@ -596,9 +605,3 @@ def _by_transaction(entries: Iterable[OutboxEntry]) -> list[tuple[str, list[Outb
     for entry in entries:
         groups.setdefault(entry.tx_hash or "", []).append(entry)
     return list(groups.items())
-
-
-async def wait_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    """Sleep `seconds`, or less if `stop` is set meanwhile."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
