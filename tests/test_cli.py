@@ -16,7 +16,7 @@ from proml import sdk
 from proml.cli.exit_codes import EXIT_INTERRUPTED
 from proml.cli.interrupted import Tracker, tracker
 from proml.cli.main import cli
-from proml.contracts.transitions import TRANSITIONS, AssetKind
+from proml.core.workflow import TRANSITIONS, AssetKind
 from proml.sdk import ConfigurationError, NotAProMLNode, NotFound
 from proml.sdk.refusals import refused
 from proml.sdk.transport import check_url

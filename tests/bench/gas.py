@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from proml.contracts.artifacts import load_artifact
-from proml.contracts.transitions import Activity, AssetKind
+from proml.core.workflow import Activity, AssetKind
 from tests.contracts.consortium import Consortium, cid_for, random_digest
 from tests.contracts.tester import tester_web3
 

@@ -22,7 +22,7 @@ from web3.types import TxReceipt
 from proml.contracts.chain import ZERO_HEAD, Record, next_head, rollback_proof
 from proml.contracts.deployment import dataset_at, model_at
 from proml.contracts.errors import ContractRevert
-from proml.contracts.transitions import (
+from proml.core.workflow import (
     TRANSITIONS,
     Activity,
     AssetKind,

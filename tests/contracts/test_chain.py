@@ -31,7 +31,7 @@ from proml.contracts.chain import (
     rollback_proof,
 )
 from proml.contracts.deployment import model_at
-from proml.contracts.transitions import Activity, ModelState
+from proml.core.workflow import Activity, ModelState
 
 from .consortium import Consortium, cid_for, random_digest, send
 

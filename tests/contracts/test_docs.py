@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from proml.contracts.transitions import AssetKind, markdown_table
+from proml.core.workflow import AssetKind, markdown_table
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "contracts.md"
 

@@ -36,7 +36,7 @@ from proml.contracts.events import (
     event_fields,
     topic_of,
 )
-from proml.contracts.transitions import Activity, AssetKind, Role
+from proml.core.workflow import Activity, AssetKind, Role
 
 from .consortium import Consortium, cid_for, random_digest
 

@@ -7,7 +7,7 @@ from typing import Any
 from web3.contract import Contract
 
 from proml.contracts.deployment import dataset_at, deploy_registry, model_at
-from proml.contracts.transitions import ALL_ROLES, Activity, AssetKind, MemberStatus, ProposalKind, Role
+from proml.core.workflow import ALL_ROLES, Activity, AssetKind, MemberStatus, ProposalKind, Role
 
 from .consortium import Consortium, cid_for, event_log, random_digest, reverts
 

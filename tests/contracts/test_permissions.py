@@ -13,7 +13,7 @@ from web3.contract import Contract
 
 from proml.contracts.chain import rollback_proof
 from proml.contracts.deployment import dataset_at, deploy_registry, model_at
-from proml.contracts.transitions import ALL_ROLES, Activity, DatasetState, MemberStatus, ModelState, Role
+from proml.core.workflow import ALL_ROLES, Activity, DatasetState, MemberStatus, ModelState, Role
 
 from .consortium import Consortium, cid_for, event_log, random_digest, reverts
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from proml.contracts.chain import check_chain, rollback_proof
-from proml.contracts.transitions import ModelState
+from proml.core.workflow import ModelState
 
 from .consortium import Consortium, random_digest
 

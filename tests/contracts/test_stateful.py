@@ -3,7 +3,7 @@
 The model knows, per asset, its kind, owner, contributors, state and the records it expects (from
 which it computes the head with `proml.contracts.chain`), and per organisation its status and roles.
 It predicts every call: a revert with a named error and its arguments and nothing changed, or the
-records appended, their accepted flags from `proml.contracts.transitions.next_state` (as returned by
+records appended, their accepted flags from `proml.core.workflow.next_state` (as returned by
 the call and as emitted), and every field of every ProvenanceRecorded event. After every step each
 asset's head, state and record count on chain must equal the model's (see `chain_matches_model`).
 
@@ -41,7 +41,7 @@ from web3.types import TxParams, TxReceipt
 from proml.contracts.chain import ZERO_HEAD, Record, next_head, record_hash, rollback_proof
 from proml.contracts.deployment import call, dataset_at, model_at, transact
 from proml.contracts.errors import ContractRevert
-from proml.contracts.transitions import (
+from proml.core.workflow import (
     ALL_ROLES,
     REGISTRATION_ROLES,
     ROLE_ACTIVITIES,

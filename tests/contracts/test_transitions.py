@@ -16,7 +16,7 @@ from web3.logs import DISCARD
 
 from proml.contracts.deployment import dataset_at, model_at
 from proml.contracts.errors import ContractRevert
-from proml.contracts.transitions import (
+from proml.core.workflow import (
     STATES,
     TRANSITIONS,
     Activity,

@@ -13,7 +13,7 @@ from web3 import Web3
 
 from proml.contracts.artifacts import load_artifact
 from proml.contracts.errors import ContractRevert
-from proml.contracts.transitions import Role
+from proml.core.workflow import Role
 from proml.node.clients.chain import (
     AlreadyKnown,
     ChainClient,

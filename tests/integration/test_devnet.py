@@ -30,7 +30,7 @@ import pytest
 from click.testing import CliRunner
 
 from proml.cli.main import cli
-from proml.contracts.transitions import ALL_ROLES, Role
+from proml.core.workflow import ALL_ROLES, Role
 from proml.devnet import consortium
 from proml.devnet.devnet import Ports, down, status, up
 from proml.devnet.processes import ProcessRecord, start_time

@@ -17,8 +17,8 @@ import pytest
 from eth_utils import to_checksum_address
 from fastapi.testclient import TestClient
 
-from proml.contracts.transitions import TRANSITIONS
 from proml.core.records import MAX_DOCUMENT_BYTES
+from proml.core.workflow import TRANSITIONS
 from proml.node.api.models import ASSET_REF_PATTERN
 from proml.node.config import NodeConfig
 from proml.node.providers.blockchain import BlockchainProviderError

@@ -21,9 +21,9 @@ from click.testing import CliRunner, Result
 from proml import sdk
 from proml.cli.main import cli
 from proml.contracts import calls
-from proml.contracts.transitions import Activity, AssetKind
 from proml.core.content.digest import digest_file
 from proml.core.records import SCHEMA, RecordDocument, rfc3339
+from proml.core.workflow import Activity, AssetKind
 from proml.devnet import devnet
 from proml.devnet.anvil import CHAIN_ID
 from proml.devnet.orgs import private_key

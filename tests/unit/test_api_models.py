@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import typing
 
-from proml.contracts.transitions import TRANSITIONS
+from proml.core.workflow import TRANSITIONS
 from proml.node.api import models
 
 

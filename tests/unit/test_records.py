@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from proml.contracts.transitions import Activity
 from proml.core.records import (
     ACTIVITIES,
     MAX_DOCUMENT_BYTES,
@@ -35,6 +34,7 @@ from proml.core.records import (
     format_number,
     rfc3339,
 )
+from proml.core.workflow import Activity
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "docs" / "record-schema.json"
 ASSET = "0x" + "ab" * 20

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from proml.contracts.transitions import TRANSITIONS, AssetKind
+from proml.core.workflow import TRANSITIONS, AssetKind
 from proml.sdk import Node, TransitionRejected
 from proml.sdk.client import NO_DIGEST, Entry
 

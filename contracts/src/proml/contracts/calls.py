@@ -15,8 +15,9 @@ from eth_abi.abi import encode as abi_encode
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
+from proml.core.workflow import TRANSITIONS, Activity, AssetKind
+
 from .artifacts import load_artifact
-from .transitions import TRANSITIONS, Activity, AssetKind
 
 ZERO32 = b"\x00" * 32
 

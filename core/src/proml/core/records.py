@@ -25,8 +25,8 @@ from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Final, TypeAlias
 
-from proml.contracts.transitions import Activity
 from proml.core.content.cid import CID
+from proml.core.workflow import Activity
 
 SCHEMA: Final = "proml.record/1"
 ACTIVITIES: Final[tuple[str, ...]] = tuple(a.name.lower() for a in Activity)

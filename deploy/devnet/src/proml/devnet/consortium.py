@@ -15,7 +15,7 @@ from eth_utils.address import to_checksum_address
 
 from proml.contracts import calls
 from proml.contracts.artifacts import load_artifact
-from proml.contracts.transitions import ALL_ROLES, MemberStatus, Role
+from proml.core.workflow import ALL_ROLES, MemberStatus, Role
 from proml.node.clients.chain import ChainClient
 from proml.node.providers.blockchain import BlockchainProvider
 from proml.node.providers.signer import Signer

@@ -47,7 +47,7 @@ PATTERN_MEANINGS: Final = {
 
 # The activities a record request may name: those of a dataset's or a model's state machine
 # (registrations, anchors and rollbacks have requests of their own). A unit test holds this to
-# proml.contracts.transitions.TRANSITIONS (tests/unit/test_api_models.py).
+# proml.core.workflow.TRANSITIONS (tests/unit/test_api_models.py).
 RecordActivity = Literal[
     "collect",
     "label",

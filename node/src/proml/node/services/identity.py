@@ -10,7 +10,7 @@ import logging
 
 from proml.contracts import calls
 from proml.contracts.errors import ContractRevert
-from proml.contracts.transitions import MemberStatus
+from proml.core.workflow import MemberStatus
 
 from ..clients.chain import ChainClientError
 from ..providers.blockchain import BlockchainProvider

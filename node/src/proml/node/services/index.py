@@ -53,7 +53,7 @@ from proml.contracts.events import (
     ThresholdChanged,
     decode_log,
 )
-from proml.contracts.transitions import Activity, MemberStatus
+from proml.core.workflow import Activity, MemberStatus
 from proml.node.clients.chain import Block, ChainError, ChainUnavailable
 from proml.node.providers.blockchain import BlockchainProvider
 

@@ -19,7 +19,9 @@ from typing import Any
 from proml.contracts import addresses, calls
 from proml.contracts.chain import Record
 from proml.contracts.events import AnchorPhase
-from proml.contracts.transitions import (
+from proml.core.content.cid import CID
+from proml.core.records import rfc3339
+from proml.core.workflow import (
     STATES,
     TRANSITIONS,
     Activity,
@@ -28,8 +30,6 @@ from proml.contracts.transitions import (
     ProposalKind,
     Role,
 )
-from proml.core.content.cid import CID
-from proml.core.records import rfc3339
 from proml.node.services.index import Index, address_word
 
 MAX_LIMIT = 1000

@@ -1,7 +1,11 @@
-"""The state machines of the two asset kinds, as one table.
+"""The workflow's names and its state machines: activities, asset kinds, states, roles, and one table of
+the transitions of the two asset kinds.
 
 This is the specification that the contracts implement, that the tests drive them with, and that
-docs/contracts.md shows (a test checks that the document holds exactly `markdown_table()`).
+docs/contracts.md shows (a test checks that the document holds exactly `markdown_table()`). It lives in the
+core, beside the record document that names its activities, because the SDK, the CLI and the node all
+speak these names and none of them should need the contracts' ABI stack to do so. The numbers are those of
+contracts/solidity/ProvenanceTypes.sol; the contract tests drive the contracts with them.
 """
 
 from __future__ import annotations
