@@ -26,6 +26,10 @@ contract DatasetAsset is ProvenanceAsset {
     constructor(address registry_) ProvenanceAsset(registry_) {}
 
     /// @notice Records the collection of raw data. Owner or contributor.
+    /// @param recordDigest Digest of the record document.
+    /// @param recordCID CID of the record document.
+    /// @param inputs Content digests of input files, or asset addresses as bytes32.
+    /// @param outputs Content digests of output files, or asset addresses as bytes32.
     /// @return accepted Whether the transition was allowed from the current state.
     function collect(
         bytes32 recordDigest,
@@ -37,6 +41,10 @@ contract DatasetAsset is ProvenanceAsset {
     }
 
     /// @notice Records labelling. Owner or contributor.
+    /// @param recordDigest Digest of the record document.
+    /// @param recordCID CID of the record document.
+    /// @param inputs Content digests of input files, or asset addresses as bytes32.
+    /// @param outputs Content digests of output files, or asset addresses as bytes32.
     /// @return accepted Whether the transition was allowed from the current state.
     function label(
         bytes32 recordDigest,
@@ -48,6 +56,10 @@ contract DatasetAsset is ProvenanceAsset {
     }
 
     /// @notice Records preprocessing (cleaning, splitting, transforming). Owner or contributor.
+    /// @param recordDigest Digest of the record document.
+    /// @param recordCID CID of the record document.
+    /// @param inputs Content digests of input files, or asset addresses as bytes32.
+    /// @param outputs Content digests of output files, or asset addresses as bytes32.
     /// @return accepted Whether the transition was allowed from the current state.
     function preprocess(
         bytes32 recordDigest,
@@ -59,6 +71,10 @@ contract DatasetAsset is ProvenanceAsset {
     }
 
     /// @notice Records the publication of the dataset's payload. Owner or contributor.
+    /// @param recordDigest Digest of the record document.
+    /// @param recordCID CID of the record document.
+    /// @param inputs Content digests of input files, or asset addresses as bytes32.
+    /// @param outputs Content digests of output files, or asset addresses as bytes32.
     /// @return accepted Whether the transition was allowed from the current state.
     function publish(
         bytes32 recordDigest,
@@ -70,6 +86,10 @@ contract DatasetAsset is ProvenanceAsset {
     }
 
     /// @notice Records that the dataset must no longer be used. Final. Owner or contributor.
+    /// @param recordDigest Digest of the record document.
+    /// @param recordCID CID of the record document.
+    /// @param inputs Content digests of input files, or asset addresses as bytes32.
+    /// @param outputs Content digests of output files, or asset addresses as bytes32.
     /// @return accepted Whether the transition was allowed from the current state.
     function deprecate(
         bytes32 recordDigest,

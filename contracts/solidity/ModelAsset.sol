@@ -54,6 +54,10 @@ contract ModelAsset is ProvenanceAsset {
     constructor(address registry_) ProvenanceAsset(registry_) {}
 
     /// @notice Records the selection of training data (inputs: dataset assets or digests).
+    /// @param recordDigest Digest of the record document.
+    /// @param recordCID CID of the record document.
+    /// @param inputs Content digests of input files, or asset addresses as bytes32.
+    /// @param outputs Content digests of output files, or asset addresses as bytes32.
     /// @return accepted Whether the transition was allowed from the current state.
     function selectData(
         bytes32 recordDigest,
@@ -65,6 +69,10 @@ contract ModelAsset is ProvenanceAsset {
     }
 
     /// @notice Records preprocessing of the selected data.
+    /// @param recordDigest Digest of the record document.
+    /// @param recordCID CID of the record document.
+    /// @param inputs Content digests of input files, or asset addresses as bytes32.
+    /// @param outputs Content digests of output files, or asset addresses as bytes32.
     /// @return accepted Whether the transition was allowed from the current state.
     function preprocess(
         bytes32 recordDigest,
@@ -76,6 +84,10 @@ contract ModelAsset is ProvenanceAsset {
     }
 
     /// @notice Records feature engineering.
+    /// @param recordDigest Digest of the record document.
+    /// @param recordCID CID of the record document.
+    /// @param inputs Content digests of input files, or asset addresses as bytes32.
+    /// @param outputs Content digests of output files, or asset addresses as bytes32.
     /// @return accepted Whether the transition was allowed from the current state.
     function engineerFeatures(
         bytes32 recordDigest,
@@ -87,6 +99,10 @@ contract ModelAsset is ProvenanceAsset {
     }
 
     /// @notice Records a training run (outputs: the weights' digest).
+    /// @param recordDigest Digest of the record document.
+    /// @param recordCID CID of the record document.
+    /// @param inputs Content digests of input files, or asset addresses as bytes32.
+    /// @param outputs Content digests of output files, or asset addresses as bytes32.
     /// @return accepted Whether the transition was allowed from the current state.
     function train(
         bytes32 recordDigest,
@@ -98,6 +114,10 @@ contract ModelAsset is ProvenanceAsset {
     }
 
     /// @notice Records an evaluation (metrics live in the record document).
+    /// @param recordDigest Digest of the record document.
+    /// @param recordCID CID of the record document.
+    /// @param inputs Content digests of input files, or asset addresses as bytes32.
+    /// @param outputs Content digests of output files, or asset addresses as bytes32.
     /// @return accepted Whether the transition was allowed from the current state.
     function evaluate(
         bytes32 recordDigest,
@@ -109,6 +129,10 @@ contract ModelAsset is ProvenanceAsset {
     }
 
     /// @notice Records a validation. Needs the VALIDATOR role; owner or contributor status is not enough and not needed.
+    /// @param recordDigest Digest of the record document.
+    /// @param recordCID CID of the record document.
+    /// @param inputs Content digests of input files, or asset addresses as bytes32.
+    /// @param outputs Content digests of output files, or asset addresses as bytes32.
     /// @return accepted Whether the transition was allowed from the current state.
     function validate(
         bytes32 recordDigest,
@@ -120,6 +144,10 @@ contract ModelAsset is ProvenanceAsset {
     }
 
     /// @notice Records a deployment. Allowed only from Validated or Deployed.
+    /// @param recordDigest Digest of the record document.
+    /// @param recordCID CID of the record document.
+    /// @param inputs Content digests of input files, or asset addresses as bytes32.
+    /// @param outputs Content digests of output files, or asset addresses as bytes32.
     /// @return accepted Whether the transition was allowed from the current state.
     function deploy(
         bytes32 recordDigest,
@@ -131,6 +159,10 @@ contract ModelAsset is ProvenanceAsset {
     }
 
     /// @notice Records that the model is taken out of service. Final, except for a rollback.
+    /// @param recordDigest Digest of the record document.
+    /// @param recordCID CID of the record document.
+    /// @param inputs Content digests of input files, or asset addresses as bytes32.
+    /// @param outputs Content digests of output files, or asset addresses as bytes32.
     /// @return accepted Whether the transition was allowed from the current state.
     function retire(
         bytes32 recordDigest,

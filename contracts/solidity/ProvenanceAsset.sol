@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {Clones} from "@openzeppelin/contracts/proxy/Clones.sol";
+import {IProMLErrors} from "./interfaces/IProMLErrors.sol";
 import {IProMLMembers} from "./interfaces/IProMLMembers.sol";
 import {Activity, AssetKind, MemberStatus, ROLE_VALIDATOR} from "./ProvenanceTypes.sol";
 
@@ -24,7 +25,7 @@ import {Activity, AssetKind, MemberStatus, ROLE_VALIDATOR} from "./ProvenanceTyp
  * storage write per record instead of two); forging a history with the same head is a 224-bit
  * second-preimage problem.
  */
-abstract contract ProvenanceAsset {
+abstract contract ProvenanceAsset is IProMLErrors {
     /// @notice The ProML registry that created this asset and answers membership questions.
     address public immutable registry;
 
@@ -80,22 +81,12 @@ abstract contract ProvenanceAsset {
     error NotRegistry(address caller);
     /// @dev The asset was initialised already, or is an implementation, which is locked.
     error AlreadyInitialized();
-    /// @dev `account` is not a consortium member.
-    error NotAMember(address account);
-    /// @dev `account` is a suspended consortium member.
-    error MemberSuspended(address account);
     /// @dev `account` is neither the owner nor a contributor of this asset.
     error NotOwnerOrContributor(address account);
     /// @dev Only the owner may do this.
     error NotOwner(address account);
-    /// @dev `account` lacks the role bits `role` that the activity needs.
-    error MissingRole(address account, uint8 role);
-    /// @dev This asset kind has no such activity, or the activity cannot be recorded this way.
-    error UnsupportedActivity(Activity activity);
     /// @dev The asset holds `MAX_RECORDS` records already.
     error RecordLimitReached();
-    /// @dev The zero address cannot be a contributor.
-    error ZeroAddress();
 
     /// @param registry_ The ProML registry; implementations are deployed by it.
     constructor(address registry_) {
@@ -131,6 +122,14 @@ abstract contract ProvenanceAsset {
      * @notice Records `activity` for `actor` on behalf of the registry's `recordBatch`, which has
      * already looked up the actor's membership. Rollback and anchor take extra arguments and are not
      * batched.
+     * @param actor The organisation that signed the batch.
+     * @param status The actor's membership status, as the registry holds it.
+     * @param roles The actor's role bits, as the registry holds them.
+     * @param activity The workflow activity.
+     * @param recordDigest Digest of the record document.
+     * @param recordCID CID of the record document.
+     * @param inputs Content digests of input files, or asset addresses as bytes32.
+     * @param outputs Content digests of output files, or asset addresses as bytes32.
      * @return accepted Whether the transition was allowed.
      */
     function recordFromRegistry(
@@ -147,7 +146,10 @@ abstract contract ProvenanceAsset {
         return _recordActivity(actor, activity, recordDigest, recordCID, inputs, outputs);
     }
 
-    /// @notice Lets `account` record activities on this asset. Owner only, while an active member.
+    /**
+     * @notice Lets `account` record activities on this asset. Owner only, while an active member.
+     * @param account The organisation to let in; not the zero address.
+     */
     function addContributor(address account) external {
         _checkActiveOwner();
         if (account == address(0)) revert ZeroAddress();
@@ -155,7 +157,10 @@ abstract contract ProvenanceAsset {
         emit ContributorAdded(account);
     }
 
-    /// @notice Withdraws `account`'s permission to record activities. Owner only, while an active member.
+    /**
+     * @notice Withdraws `account`'s permission to record activities. Owner only, while an active member.
+     * @param account The contributor to remove.
+     */
     function removeContributor(address account) external {
         _checkActiveOwner();
         delete _contributors[account];
@@ -176,7 +181,10 @@ abstract contract ProvenanceAsset {
         }
     }
 
-    /// @notice Whether `account` may record activities as a contributor.
+    /**
+     * @notice Whether `account` may record activities as a contributor.
+     * @param account Any address.
+     */
     function isContributor(address account) external view returns (bool) {
         return _contributors[account];
     }
@@ -232,7 +240,7 @@ abstract contract ProvenanceAsset {
      */
     function _authorize(address actor, MemberStatus status, uint8 roles, Activity activity) internal view {
         if (status == MemberStatus.None) revert NotAMember(actor);
-        if (status == MemberStatus.Suspended) revert MemberSuspended(actor);
+        if (status == MemberStatus.Suspended) revert SuspendedMember(actor);
         if (activity == Activity.Validate) {
             if (roles & ROLE_VALIDATOR == 0) revert MissingRole(actor, ROLE_VALIDATOR);
             return;
@@ -344,7 +352,7 @@ abstract contract ProvenanceAsset {
     function _checkActiveOwner() internal view {
         if (msg.sender != owner()) revert NotOwner(msg.sender);
         (MemberStatus status, ) = IProMLMembers(registry).memberStatus(msg.sender);
-        if (status == MemberStatus.Suspended) revert MemberSuspended(msg.sender);
+        if (status == MemberStatus.Suspended) revert SuspendedMember(msg.sender);
     }
 
     /// @dev The ancestors from the clone's immutable arguments, one 32-byte word each after the owner.

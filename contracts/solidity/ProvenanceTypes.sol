@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+// The enums, role bits and structs that the registry, its governance and the assets share.
+
 /// @dev The kind of an asset contract. `None` marks an address that is not a registered asset.
 enum AssetKind {
     None,
@@ -35,7 +37,15 @@ enum MemberStatus {
     Suspended
 }
 
-/// @dev When a Merkle root was anchored relative to training (seeds 000-001).
+/// @dev What a governance proposal changes. Its number is what `ProposalCreated.kind` carries.
+enum ProposalKind {
+    AddMember,
+    SuspendMember,
+    ChangeRoles,
+    ChangeThreshold
+}
+
+/// @dev When a Merkle root was anchored relative to training (docs/contracts.md, `anchor`).
 enum AnchorPhase {
     BeforeTraining,
     AfterTraining

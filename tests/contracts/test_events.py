@@ -23,8 +23,8 @@ from proml.contracts.events import (
     Event,
     EventDecodeError,
     MemberAdded,
-    MemberRemoved,
     MemberRolesChanged,
+    MemberSuspended,
     ProposalApproved,
     ProposalCreated,
     ProposalExecuted,
@@ -151,10 +151,10 @@ def test_governance_events(consortium: Consortium) -> None:
     assert (threshold.old_threshold_bps, threshold.new_threshold_bps) == (5000, 2500)
 
     # Now more than a quarter: two of four approvals.
-    consortium.tx(registry.functions.proposeRemoveMember(consortium.accounts["V"]), "A")
+    consortium.tx(registry.functions.proposeSuspendMember(consortium.accounts["V"]), "A")
     receipt = consortium.tx(registry.functions.approve(count + 2), "B")
-    removed = check_receipt(receipt, registry)[1]
-    assert removed == MemberRemoved(**{**_position(removed), "member": consortium.accounts["V"]})
+    suspended = check_receipt(receipt, registry)[1]
+    assert suspended == MemberSuspended(**{**_position(suspended), "member": consortium.accounts["V"]})
 
     # One of three: the proposer alone.
     receipt = consortium.tx(registry.functions.proposeAddMember(consortium.accounts["V"], "V2", 4), "A")

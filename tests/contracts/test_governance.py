@@ -65,7 +65,7 @@ def suspend(consortium: Consortium, name: str, proposer: str, approvers: list[st
     """Suspends the named member through governance and checks that it took effect."""
     registry = consortium.registry
     proposal_id = proposal_count(registry)
-    consortium.tx(registry.functions.proposeRemoveMember(addr(consortium, name)), proposer)
+    consortium.tx(registry.functions.proposeSuspendMember(addr(consortium, name)), proposer)
     for approver in approvers:
         consortium.tx(registry.functions.approve(proposal_id), approver)
     assert member(registry, addr(consortium, name))[1] == MemberStatus.SUSPENDED
@@ -245,18 +245,18 @@ def test_unknown_proposal_reverts(consortium: Consortium) -> None:
     assert proposal(registry, count - 1)["executed"] is True
 
 
-def test_remove_member_suspends_it(consortium: Consortium) -> None:
+def test_suspend_member_keeps_it_listed(consortium: Consortium) -> None:
     registry = consortium.registry
     a, b, c, v = (addr(consortium, n) for n in ("A", "B", "C", "V"))
     pid = proposal_count(registry)
-    receipt = consortium.tx(registry.functions.proposeRemoveMember(b), "A")
+    receipt = consortium.tx(registry.functions.proposeSuspendMember(b), "A")
     assert event_log(registry, receipt) == [
         (
             "ProposalCreated",
             {
                 "proposalId": pid,
                 "proposer": a,
-                "kind": ProposalKind.REMOVE_MEMBER,
+                "kind": ProposalKind.SUSPEND_MEMBER,
                 "target": b,
                 "name": "",
                 "roles": 0,
@@ -275,7 +275,7 @@ def test_remove_member_suspends_it(consortium: Consortium) -> None:
     receipt = consortium.tx(registry.functions.approve(pid), "V")
     assert event_log(registry, receipt) == [
         ("ProposalApproved", {"proposalId": pid, "approver": v, "approvals": 3}),
-        ("MemberRemoved", {"member": b}),
+        ("MemberSuspended", {"member": b}),
         ("ProposalExecuted", {"proposalId": pid}),
     ]
     # Suspended, not forgotten: name and roles stay, and so does its place in the list.
@@ -294,23 +294,23 @@ def test_suspended_member_cannot_propose_or_approve(consortium: Consortium) -> N
     pid = proposal_count(registry)
     consortium.tx(registry.functions.proposeThreshold(4_000), "A")  # needs 2 of the 3 active members
 
-    reverts(consortium, registry.functions.approve(pid), "B", "MemberSuspended", account=b)
+    reverts(consortium, registry.functions.approve(pid), "B", "SuspendedMember", account=b)
     reverts(
         consortium,
         registry.functions.proposeAddMember(d, "D", Role.DATA_ADMIN),
         "B",
-        "MemberSuspended",
+        "SuspendedMember",
         account=b,
     )
-    reverts(consortium, registry.functions.proposeRemoveMember(c), "B", "MemberSuspended", account=b)
+    reverts(consortium, registry.functions.proposeSuspendMember(c), "B", "SuspendedMember", account=b)
     reverts(
         consortium,
         registry.functions.proposeChangeRoles(c, Role.DATA_ADMIN),
         "B",
-        "MemberSuspended",
+        "SuspendedMember",
         account=b,
     )
-    reverts(consortium, registry.functions.proposeThreshold(0), "B", "MemberSuspended", account=b)
+    reverts(consortium, registry.functions.proposeThreshold(0), "B", "SuspendedMember", account=b)
     assert proposal_count(registry) == pid + 1
     assert proposal(registry, pid)["approvals"] == 1
     assert registry.functions.hasApproved(pid, b).call() is False
@@ -330,7 +330,7 @@ def test_non_member_cannot_propose_or_approve(consortium: Consortium) -> None:
         registry.functions.approve(pid),
         registry.functions.proposeAddMember(d, "D", Role.DATA_ADMIN),
         registry.functions.proposeAddMember(outsider, "Me", ALL_ROLES),
-        registry.functions.proposeRemoveMember(c),
+        registry.functions.proposeSuspendMember(c),
         registry.functions.proposeChangeRoles(c, Role.DATA_ADMIN),
         registry.functions.proposeThreshold(0),
     ]
@@ -536,7 +536,11 @@ def test_not_active_member(consortium: Consortium) -> None:
     registry = consortium.registry
     outsider, b = addr(consortium, "outsider"), addr(consortium, "B")
     reverts(
-        consortium, registry.functions.proposeRemoveMember(outsider), "A", "NotActiveMember", account=outsider
+        consortium,
+        registry.functions.proposeSuspendMember(outsider),
+        "A",
+        "NotActiveMember",
+        account=outsider,
     )
     reverts(
         consortium,
@@ -551,7 +555,7 @@ def test_not_active_member(consortium: Consortium) -> None:
     consortium.tx(registry.functions.proposeChangeRoles(b, ALL_ROLES), "A")
     suspend(consortium, "B", "A", ["C", "V"])
     count = proposal_count(registry)
-    reverts(consortium, registry.functions.proposeRemoveMember(b), "A", "NotActiveMember", account=b)
+    reverts(consortium, registry.functions.proposeSuspendMember(b), "A", "NotActiveMember", account=b)
     reverts(consortium, registry.functions.proposeChangeRoles(b, 1), "A", "NotActiveMember", account=b)
     assert proposal_count(registry) == count
 
@@ -565,7 +569,7 @@ def test_not_active_member(consortium: Consortium) -> None:
 def test_last_active_member_cannot_be_suspended(consortium: Consortium) -> None:
     solo, other = account(consortium, 5), account(consortium, 6)
     registry = deploy_registry(consortium.w3, "Solo", solo)
-    reverts(consortium, registry.functions.proposeRemoveMember(solo), solo, "LastActiveMember", account=solo)
+    reverts(consortium, registry.functions.proposeSuspendMember(solo), solo, "LastActiveMember", account=solo)
     assert proposal_count(registry) == 0
 
     # Alone, the founder decides: the other member is admitted at once.
@@ -574,18 +578,18 @@ def test_last_active_member_cannot_be_suspended(consortium: Consortium) -> None:
     assert registry.functions.activeMemberCount().call() == 2
     assert registry.functions.requiredApprovals().call() == 2
 
-    remove_other, remove_solo = 1, 2
-    consortium.tx(registry.functions.proposeRemoveMember(other), solo)
-    consortium.tx(registry.functions.proposeRemoveMember(solo), other)
-    consortium.tx(registry.functions.approve(remove_other), other)  # suspends `other`: one active member left
+    suspend_other, suspend_solo = 1, 2
+    consortium.tx(registry.functions.proposeSuspendMember(other), solo)
+    consortium.tx(registry.functions.proposeSuspendMember(solo), other)
+    consortium.tx(registry.functions.approve(suspend_other), other)  # `other` is suspended: one active left
     assert member(registry, other)[1] == MemberStatus.SUSPENDED
     assert registry.functions.activeMemberCount().call() == 1
 
     # The pending proposal would now leave nobody: it cannot execute.
-    reverts(consortium, registry.functions.approve(remove_solo), solo, "LastActiveMember", account=solo)
-    assert proposal(registry, remove_solo)["executed"] is False
-    assert proposal(registry, remove_solo)["approvals"] == 1
-    reverts(consortium, registry.functions.proposeRemoveMember(solo), solo, "LastActiveMember", account=solo)
+    reverts(consortium, registry.functions.approve(suspend_solo), solo, "LastActiveMember", account=solo)
+    assert proposal(registry, suspend_solo)["executed"] is False
+    assert proposal(registry, suspend_solo)["approvals"] == 1
+    reverts(consortium, registry.functions.proposeSuspendMember(solo), solo, "LastActiveMember", account=solo)
     assert member(registry, solo) == ("Solo", MemberStatus.ACTIVE, ALL_ROLES)
     assert registry.functions.activeMemberCount().call() == 1
     assert proposal_count(registry) == 3

@@ -67,7 +67,7 @@ def suspend(consortium: Consortium, name: str, approvers: Sequence[str]) -> None
     """A proposes to suspend the named member; `approvers` carry it."""
     registry = consortium.registry
     proposal_id = int(registry.functions.proposalCount().call())
-    consortium.tx(registry.functions.proposeRemoveMember(addr(consortium, name)), "A")
+    consortium.tx(registry.functions.proposeSuspendMember(addr(consortium, name)), "A")
     for approver in approvers:
         consortium.tx(registry.functions.approve(proposal_id), approver)
     assert registry.functions.memberStatus(addr(consortium, name)).call()[0] == MemberStatus.SUSPENDED
@@ -140,7 +140,7 @@ def test_outsider_cannot_propose_or_approve(consortium: Consortium) -> None:
     attempts = [
         registry.functions.proposeAddMember(d, "D", Role.DATA_ADMIN),
         registry.functions.proposeAddMember(outsider, "Me", ALL_ROLES),
-        registry.functions.proposeRemoveMember(c),
+        registry.functions.proposeSuspendMember(c),
         registry.functions.proposeChangeRoles(c, ALL_ROLES),
         registry.functions.proposeThreshold(0),
         registry.functions.approve(0),
@@ -407,12 +407,12 @@ def test_suspended_owner_can_no_longer_record(consortium: Consortium) -> None:
     consortium.tx(data.functions.addContributor(addr(consortium, "C")), "B")
     suspend(consortium, "B", ["C", "V"])
 
-    reverts(consortium, data.functions.label(*digest_args()), "B", "MemberSuspended", account=b)
+    reverts(consortium, data.functions.label(*digest_args()), "B", "SuspendedMember", account=b)
     reverts(
         consortium,
         registry.functions.recordBatch([batch_record(data, Activity.LABEL)]),
         "B",
-        "MemberSuspended",
+        "SuspendedMember",
         account=b,
     )
     digest = random_digest()
@@ -420,7 +420,7 @@ def test_suspended_owner_can_no_longer_record(consortium: Consortium) -> None:
         consortium,
         registry.functions.registerDataset(random_digest(), digest, cid_for(digest), []),
         "B",
-        "MemberSuspended",
+        "SuspendedMember",
         account=b,
     )
     assert count(data) == 2
@@ -443,9 +443,9 @@ def test_suspended_owner_can_no_longer_manage_contributors(consortium: Consortiu
     assert data.functions.isContributor(c).call() is True
     suspend(consortium, "B", ["C", "V"])
 
-    reverts(consortium, data.functions.addContributor(v), "B", "MemberSuspended", account=b)
+    reverts(consortium, data.functions.addContributor(v), "B", "SuspendedMember", account=b)
     assert data.functions.isContributor(v).call() is False
-    reverts(consortium, data.functions.removeContributor(c), "B", "MemberSuspended", account=b)
+    reverts(consortium, data.functions.removeContributor(c), "B", "SuspendedMember", account=b)
     assert data.functions.isContributor(c).call() is True
 
 
@@ -456,12 +456,12 @@ def test_suspended_validator_cannot_validate(consortium: Consortium) -> None:
     assert model.functions.validate(*digest_args()).call({"from": v}) is True  # V may, before
     suspend(consortium, "V", ["B", "C"])
 
-    reverts(consortium, model.functions.validate(*digest_args()), "V", "MemberSuspended", account=v)
+    reverts(consortium, model.functions.validate(*digest_args()), "V", "SuspendedMember", account=v)
     reverts(
         consortium,
         registry.functions.recordBatch([batch_record(model, Activity.VALIDATE)]),
         "V",
-        "MemberSuspended",
+        "SuspendedMember",
         account=v,
     )
     assert count(model) == 6

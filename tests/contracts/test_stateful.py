@@ -190,7 +190,7 @@ class ProMLMachine(RuleBasedStateMachine):
         if status == MemberStatus.NONE:
             return "NotAMember", {"account": self.addr[org]}
         if status == MemberStatus.SUSPENDED:
-            return "MemberSuspended", {"account": self.addr[org]}
+            return "SuspendedMember", {"account": self.addr[org]}
         return None
 
     def auth_error(
@@ -801,7 +801,7 @@ class ProMLMachine(RuleBasedStateMachine):
         approvers = self.approvers(data, proposer, complete)
         functions = self.registry.functions
         if suspend:
-            self.decide(functions.proposeRemoveMember(self.addr[target]), proposer, approvers, complete)
+            self.decide(functions.proposeSuspendMember(self.addr[target]), proposer, approvers, complete)
             if complete:
                 self.members[target].status = MemberStatus.SUSPENDED
         else:

@@ -496,7 +496,7 @@ def test_an_address_with_a_wrong_checksum_is_refused_everywhere(client: TestClie
         client.post(
             f"/v1/assets/{asset}/records", json={"activity": "train", "inputs": [artifact]}, headers=write
         ),
-        client.post("/v1/proposals", json={"kind": "remove_member", "account": wrong}, headers=admin),
+        client.post("/v1/proposals", json={"kind": "suspend_member", "account": wrong}, headers=admin),
     ]
     for response in refused:
         assert response.status_code == 400, (response.request.url, response.text)

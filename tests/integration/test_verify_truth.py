@@ -256,7 +256,7 @@ def test_a_document_naming_another_organisation_is_reported_and_nodes_write_on_c
     # B is removed and admitted again as "Bravo": its node, still configured as org "B", now names its
     # organisation "Bravo" in its documents; the records it signed as "B" still verify.
     admin_a, admin_b = _admin(orgs["A"]), _admin(orgs["B"])
-    removal = wait_entry(admin_a, _post(admin_a, "/v1/proposals", kind="remove_member", account=signer))
+    removal = wait_entry(admin_a, _post(admin_a, "/v1/proposals", kind="suspend_member", account=signer))
     wait_entry(admin_b, _post(admin_b, f"/v1/proposals/{removal['proposal_id']}/approvals"))
     roles = ["data_admin", "model_developer", "auditor"]
     readmit = {"kind": "add_member", "account": signer, "name": "Bravo", "roles": roles}

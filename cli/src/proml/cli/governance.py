@@ -66,7 +66,7 @@ def list_command(node: Node, target: Target, as_json: bool) -> None:
 
 @member.command("propose")
 @click.option("--add", "add", metavar="ADDRESS", help="Admit an organisation (with --name and --roles).")
-@click.option("--remove", "remove", metavar="ADDRESS", help="Suspend a member.")
+@click.option("--suspend", "suspend", metavar="ADDRESS", help="Suspend a member.")
 @click.option("--change-roles", "change", metavar="ADDRESS", help="Give a member other --roles.")
 @click.option("--threshold", "threshold_bps", type=click.IntRange(1, 9999), help="New threshold (bps).")
 @click.option("--name", help="The organisation's name (with --add).")
@@ -77,7 +77,7 @@ def propose_command(
     node: Node,
     target: Target,
     add: str | None,
-    remove: str | None,
+    suspend: str | None,
     change: str | None,
     threshold_bps: int | None,
     name: str | None,
@@ -85,18 +85,18 @@ def propose_command(
     as_json: bool,
 ) -> None:
     """Propose one change to the consortium; proposing counts as this organisation's approval."""
-    chosen = [k for k, v in (("add", add), ("remove", remove), ("change", change)) if v]
+    chosen = [k for k, v in (("add", add), ("suspend", suspend), ("change", change)) if v]
     if threshold_bps is not None:
         chosen.append("threshold")
     if len(chosen) != 1:
-        raise click.UsageError("give exactly one of --add, --remove, --change-roles, --threshold")
+        raise click.UsageError("give exactly one of --add, --suspend, --change-roles, --threshold")
     body: dict[str, Any]
     if add:
         if not name or not roles:
             raise click.UsageError("--add needs --name and --roles")
         body = {"kind": "add_member", "account": add, "name": name, "roles": _roles(roles)}
-    elif remove:
-        body = {"kind": "remove_member", "account": remove}
+    elif suspend:
+        body = {"kind": "suspend_member", "account": suspend}
     elif change:
         if not roles:
             raise click.UsageError("--change-roles needs --roles")

@@ -8,7 +8,15 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-CONTRACT_NAMES = ("ProML", "DatasetAsset", "ModelAsset", "ProvenanceAsset", "IProMLMembers")
+CONTRACT_NAMES = (
+    "ProML",
+    "ProMLGovernance",
+    "DatasetAsset",
+    "ModelAsset",
+    "ProvenanceAsset",
+    "IProMLMembers",
+    "IProMLErrors",
+)
 
 
 class ArtifactNotFound(LookupError):

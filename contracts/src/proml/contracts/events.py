@@ -66,7 +66,7 @@ class MemberAdded(Event):
 
 
 @dataclass(frozen=True)
-class MemberRemoved(Event):
+class MemberSuspended(Event):
     member: str
 
 
@@ -142,7 +142,7 @@ class RolledBack(Event):
 REGISTRY_EVENTS: tuple[type[Event], ...] = (
     AssetRegistered,
     MemberAdded,
-    MemberRemoved,
+    MemberSuspended,
     MemberRolesChanged,
     ProposalCreated,
     ProposalApproved,

@@ -48,7 +48,7 @@ class MemberStatus(IntEnum):
 
 class ProposalKind(IntEnum):
     ADD_MEMBER = 0
-    REMOVE_MEMBER = 1
+    SUSPEND_MEMBER = 1
     CHANGE_ROLES = 2
     CHANGE_THRESHOLD = 3
 

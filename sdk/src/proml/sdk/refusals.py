@@ -73,5 +73,5 @@ _ADVICE: dict[str, Callable[[_Reader, dict[str, Any], dict[str, str]], str]] = {
     "NotOwnerOrContributor": _not_owner_or_contributor,
     "MissingRole": _roles,
     "NotAMember": _roles,
-    "MemberSuspended": _roles,
+    "SuspendedMember": _roles,
 }

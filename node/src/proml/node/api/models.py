@@ -194,8 +194,8 @@ class AddMember(_Strict):
     roles: Roles
 
 
-class RemoveMember(_Strict):
-    kind: Literal["remove_member"]
+class SuspendMember(_Strict):
+    kind: Literal["suspend_member"]
     account: Address
 
 
@@ -211,5 +211,5 @@ class ChangeThreshold(_Strict):
 
 
 ProposalRequest = Annotated[
-    AddMember | RemoveMember | ChangeRoles | ChangeThreshold, Field(discriminator="kind")
+    AddMember | SuspendMember | ChangeRoles | ChangeThreshold, Field(discriminator="kind")
 ]

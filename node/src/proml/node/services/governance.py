@@ -13,7 +13,7 @@ from .capture import CaptureError
 from .outbox import Outbox, OutboxEntry
 from .outbox_entries import GOVERNANCE
 
-KINDS = ("add_member", "remove_member", "change_roles", "change_threshold")
+KINDS = ("add_member", "suspend_member", "change_roles", "change_threshold")
 BPS = 10_000
 
 
@@ -56,8 +56,8 @@ def _call(proposal: Proposal) -> tuple[str, list[object]]:
             raise CaptureError("threshold_bps", f"a threshold in basis points, 1 to {BPS} (5000 = half)")
         return "proposeThreshold", [bps]
     account = _account(proposal.account)
-    if proposal.kind == "remove_member":
-        return "proposeRemoveMember", [account]
+    if proposal.kind == "suspend_member":
+        return "proposeSuspendMember", [account]
     roles = _roles(proposal.roles)
     if proposal.kind == "change_roles":
         return "proposeChangeRoles", [account, roles]

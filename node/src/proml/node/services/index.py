@@ -43,8 +43,8 @@ from proml.contracts.events import (
     ContributorRemoved,
     Event,
     MemberAdded,
-    MemberRemoved,
     MemberRolesChanged,
+    MemberSuspended,
     ProposalApproved,
     ProposalCreated,
     ProposalExecuted,
@@ -59,7 +59,7 @@ from proml.node.providers.blockchain import BlockchainProvider
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 _MAX_RANGE_ATTEMPTS = 3
 
 # Every table with a `block_number` column holds events: a reorg deletes its rows above the fork.
@@ -473,8 +473,8 @@ def _apply_registry(db: sqlite3.Connection, event: Event, timestamp: int, touche
             _insert(db, "assets", values, at)
         case MemberAdded():
             _member_event(db, event.member, "added", event.name, event.roles, at, touched)
-        case MemberRemoved():
-            _member_event(db, event.member, "removed", None, None, at, touched)
+        case MemberSuspended():
+            _member_event(db, event.member, "suspended", None, None, at, touched)
         case MemberRolesChanged():
             _member_event(db, event.member, "roles", None, event.new_roles, at, touched)
         case ProposalCreated():
@@ -625,7 +625,7 @@ def _refresh_member(db: sqlite3.Connection, member: str) -> None:
     for row in events:
         if row["event"] == "added":
             name, roles, status = row["name"], row["roles"], MemberStatus.ACTIVE
-        elif row["event"] == "removed":
+        elif row["event"] == "suspended":
             status = MemberStatus.SUSPENDED
         else:
             roles = row["roles"]
