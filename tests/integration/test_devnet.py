@@ -31,13 +31,13 @@ from click.testing import CliRunner
 
 from proml.cli.main import cli
 from proml.core.workflow import ALL_ROLES, Role
-from proml.devnet import consortium
 from proml.devnet.devnet import Ports, down, status, up
 from proml.devnet.processes import ProcessRecord, start_time
 from proml.devnet.state import Layout
 from proml.node.clients.chain import ChainClient
 from proml.node.clients.ipfs import IpfsClient
 from proml.node.config import load_config
+from proml.node.consortium import member as registry_member
 from proml.node.services.api_keys import ApiKeyStore
 
 NODES = importlib.util.find_spec("proml.cli.node") is not None
@@ -73,7 +73,7 @@ def assert_consortium(report: dict[str, Any]) -> None:
     registry = report["registry"]
     assert client.get_code(registry)
     for i, org in enumerate(report["orgs"]):
-        member = consortium.member(client, registry, org["address"])
+        member = registry_member(client, registry, org["address"])
         assert member.active and member.name == org["name"]
         assert member.roles == (int(ALL_ROLES) if i == 0 else MEMBER)
         assert org["roles"] == member.roles

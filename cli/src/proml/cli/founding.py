@@ -28,9 +28,9 @@ def _save_registry(path: Path, config: NodeConfig, registry: str) -> None:
 def deploy_command(config_path: Path, as_json: bool) -> None:
     """Deploy a new consortium's registry, signed by this organisation's key: it becomes the first member,
     with every role. The registry's address is written into node.toml."""
-    from proml.devnet.consortium import deploy_registry
     from proml.node.clients.chain import ChainClient, ChainClientError
     from proml.node.clients.wallet import WalletError, read_passphrase
+    from proml.node.consortium import deploy_registry
     from proml.node.providers.blockchain import BlockchainProvider, BlockchainProviderError
     from proml.node.providers.signer import Signer
 
@@ -61,9 +61,9 @@ def deploy_command(config_path: Path, as_json: bool) -> None:
 def join_command(registry: str, config_path: Path, as_json: bool) -> None:
     """Point this organisation's node at the consortium REGISTRY. Exit 0 once the members have admitted it;
     1, with what to ask them, while it is not a member yet."""
-    from proml.devnet.consortium import member
     from proml.node.clients.chain import ChainClient, ChainClientError
     from proml.node.clients.wallet import WalletError, keystore_address
+    from proml.node.consortium import member
 
     config = node_config(config_path)
     try:

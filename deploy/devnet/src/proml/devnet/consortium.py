@@ -1,22 +1,21 @@
 """Found the devnet's consortium: fund the organisations' keys, deploy the registry, admit the members.
 
-Everything goes through the node's own `BlockchainProvider` and `Signer` (signed raw transactions, no
-unlocked accounts), and every step checks the chain first, so that running it again after a failure
-finishes the job instead of repeating it.
+Deploying the registry and reading a member are the production ones (`proml.node.consortium`, which
+`proml consortium deploy|join` use); funding from anvil's dev accounts, and admitting through governance
+from one process that holds every member's key, are the devnet's own. Everything goes through the node's
+own `BlockchainProvider` and `Signer` (signed raw transactions, no unlocked accounts), and every step
+checks the chain first, so that running it again after a failure finishes the job instead of repeating
+it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
-
-from eth_utils.address import to_checksum_address
 
 from proml.contracts import calls
-from proml.contracts.artifacts import load_artifact
-from proml.core.workflow import ALL_ROLES, MemberStatus, Role
+from proml.core.workflow import ALL_ROLES, Role
 from proml.node.clients.chain import ChainClient
+from proml.node.consortium import deploy_registry, member, registry_view
 from proml.node.providers.blockchain import BlockchainProvider
 from proml.node.providers.signer import Signer
 
@@ -33,26 +32,6 @@ class ConsortiumError(RuntimeError):
     pass
 
 
-@dataclass(frozen=True)
-class Member:
-    name: str
-    status: int
-    roles: int
-
-    @property
-    def active(self) -> bool:
-        return self.status == int(MemberStatus.ACTIVE)
-
-
-def _call(client: ChainClient, registry: str, name: str, *args: Any) -> tuple[Any, ...]:
-    """A view function of the registry, decoded."""
-    function = calls.function("ProML", name)
-    decoded: tuple[Any, ...] = function.decode_output(
-        client.call({"to": registry, "data": function.encode(*args)})
-    )
-    return decoded
-
-
 def provider(client: ChainClient, private_key: bytes) -> BlockchainProvider:
     return BlockchainProvider(client, Signer(private_key), CHAIN_ID, poll_interval=0.05)
 
@@ -66,19 +45,8 @@ def fund(client: ChainClient, addresses: Sequence[str], amount: int = FUNDING) -
             bank.wait_for_receipt(bank.send(address, b"", value=missing))  # a failure raises
 
 
-def deploy_registry(founder: BlockchainProvider, founder_name: str) -> str:
-    """Deploy `ProML` from the founder's key: the founder is its first member, with every role."""
-    artifact = load_artifact("ProML")
-    return to_checksum_address(founder.deploy_contract(artifact.bytecode, artifact.abi, [founder_name]))
-
-
-def member(client: ChainClient, registry: str, address: str) -> Member:
-    name, status, roles = _call(client, registry, "member", address)
-    return Member(str(name), int(status), int(roles))
-
-
 def _uint(client: ChainClient, registry: str, name: str) -> int:
-    (value,) = _call(client, registry, name)
+    (value,) = registry_view(client, registry, name)
     return int(value)
 
 

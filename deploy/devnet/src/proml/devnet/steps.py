@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from proml.node.clients.chain import ChainClient
+from proml.node.consortium import deploy_registry, member
 
 from . import consortium, nodes, orgs
 from .anvil import Anvil
@@ -89,7 +90,7 @@ def ensure_chain(layout: Layout, state: DevnetState, started: list[str], echo: E
 def ensure_consortium(layout: Layout, state: DevnetState, echo: Echo) -> None:
     client = ChainClient(state.chain_url)
     if state.registry and client.get_code(state.registry):
-        if all(consortium.member(client, state.registry, org.address).active for org in state.orgs):
+        if all(member(client, state.registry, org.address).active for org in state.orgs):
             return
     elif state.registry:
         raise DevnetError(
@@ -100,7 +101,7 @@ def ensure_consortium(layout: Layout, state: DevnetState, echo: Echo) -> None:
     providers = [(name, consortium.provider(client, key)) for name, key in keys]
     consortium.fund(client, [p.address for _, p in providers])
     if not state.registry:
-        state.registry = consortium.deploy_registry(providers[0][1], providers[0][0])
+        state.registry = deploy_registry(providers[0][1], providers[0][0])
         layout.save(state)
         echo(f"registry: {state.registry} (founder {state.orgs[0].name})")
     for count in range(1, len(providers)):
