@@ -16,13 +16,13 @@ from proml.node.api.app import create_app
 from proml.node.config import NodeConfig
 from proml.node.providers.blockchain import BlockchainProvider
 from proml.node.providers.signer import Signer
-from proml.node.runtime import Node
+from proml.node.runtime import NodeRuntime
 from tests.integration.ipfs_daemons import daemon_set
 from tests.integration.keystores import write_keystore
 
 
 @contextmanager
-def running_node(base: Path, **settings: Any) -> Iterator[tuple[TestClient, Anvil, Node]]:
+def running_node(base: Path, **settings: Any) -> Iterator[tuple[TestClient, Anvil, NodeRuntime]]:
     """Organisation A's node under `base`; `settings` are NodeConfig fields (e.g. confirmations)."""
     with running_anvil(base / "anvil") as anvil, daemon_set(base / "ipfs") as daemons:
         daemon = daemons.start("a")
@@ -41,6 +41,6 @@ def running_node(base: Path, **settings: Any) -> Iterator[tuple[TestClient, Anvi
             ipfs_api=daemon.api,
             **settings,
         )
-        node = Node(config)
+        node = NodeRuntime(config)
         with TestClient(create_app(node)) as client:
             yield client, anvil, node

@@ -15,21 +15,23 @@ from proml.contracts import calls
 from proml.devnet.anvil import Anvil
 from proml.node.providers.blockchain import GWEI, BlockchainProvider, Fees
 from proml.node.providers.signer import Signer
-from proml.node.runtime import Node
+from proml.node.runtime import NodeRuntime
 from proml.node.services.api_keys import Scope
 from tests.integration.polling import eventually, wait_entry
 from tests.integration.single_node import running_node
 
 
 @pytest.fixture(scope="module", name="reorg_node")
-def reorg_node_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Anvil, Node]]:
+def reorg_node_fixture(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[TestClient, Anvil, NodeRuntime]]:
     # One confirmation: a reorganisation of one block undoes a record the node reported final.
     with running_node(tmp_path_factory.mktemp("finality"), confirmations=1) as (client, anvil, node):
         yield as_admin(client, node), anvil, node
 
 
-def as_admin(client: TestClient, node: Node) -> TestClient:
-    client.headers["Authorization"] = "Bearer " + node.api_keys.create("t", (Scope.ADMIN,))[1]
+def as_admin(client: TestClient, node: NodeRuntime) -> TestClient:
+    client.headers["Authorization"] = "Bearer " + node.services.api_keys.create("t", (Scope.ADMIN,))[1]
     return client
 
 
@@ -46,14 +48,14 @@ def record(client: TestClient, asset: str, activity: str) -> str:
     return str(response.json()["id"])
 
 
-def record_count(node: Node, asset: str) -> int:
+def record_count(node: NodeRuntime, asset: str) -> int:
     function = calls.function("ModelAsset", "recordCount")
-    (count,) = function.decode_output(node.chain.call(asset, function.encode()))
+    (count,) = function.decode_output(node.services.chain.call(asset, function.encode()))
     return int(count)
 
 
-def sent_count(anvil: Anvil, node: Node) -> int:
-    return int(anvil.client().get_transaction_count(node.address, "latest"))
+def sent_count(anvil: Anvil, node: NodeRuntime) -> int:
+    return int(anvil.client().get_transaction_count(node.services.address, "latest"))
 
 
 def entry(client: TestClient, entry_id: str) -> dict[str, Any]:
@@ -72,7 +74,7 @@ def entry_when(
 
 
 def test_a_final_record_reorganised_away_is_sent_again_and_lands_once(
-    reorg_node: tuple[TestClient, Anvil, Node],
+    reorg_node: tuple[TestClient, Anvil, NodeRuntime],
 ) -> None:
     client, anvil, node = reorg_node
     asset = register(client, anvil)
@@ -100,14 +102,14 @@ def test_a_final_record_reorganised_away_is_sent_again_and_lands_once(
 
 
 def test_a_reorged_record_that_comes_back_on_its_own_is_not_sent_twice(
-    reorg_node: tuple[TestClient, Anvil, Node],
+    reorg_node: tuple[TestClient, Anvil, NodeRuntime],
 ) -> None:
     client, anvil, node = reorg_node
     asset = register(client, anvil)
     entry_id = record(client, asset, "select_data")
     final = wait_entry(client, entry_id)
     sent = sent_count(anvil, node)
-    attempt = node.outbox.attempt(final["tx_hash"])
+    attempt = node.services.outbox.attempt(final["tx_hash"])
     assert attempt is not None
     raw = "0x" + attempt.raw
 
@@ -127,13 +129,15 @@ def test_a_reorged_record_that_comes_back_on_its_own_is_not_sent_twice(
     assert sent_count(anvil, node) == sent
 
 
-def test_a_reorged_record_back_in_the_pool_is_mined_once(reorg_node: tuple[TestClient, Anvil, Node]) -> None:
+def test_a_reorged_record_back_in_the_pool_is_mined_once(
+    reorg_node: tuple[TestClient, Anvil, NodeRuntime],
+) -> None:
     client, anvil, node = reorg_node
     asset = register(client, anvil)
     entry_id = record(client, asset, "select_data")
     final = wait_entry(client, entry_id)
     sent = sent_count(anvil, node)
-    attempt = node.outbox.attempt(final["tx_hash"])
+    attempt = node.services.outbox.attempt(final["tx_hash"])
     assert attempt is not None
     chain = anvil.client()
     anvil.rpc("evm_setAutomine", False)
@@ -152,7 +156,7 @@ def test_a_reorged_record_back_in_the_pool_is_mined_once(reorg_node: tuple[TestC
 
 
 def test_a_record_whose_nonce_another_transaction_took_is_sent_anew_once(
-    reorg_node: tuple[TestClient, Anvil, Node],
+    reorg_node: tuple[TestClient, Anvil, NodeRuntime],
 ) -> None:
     client, anvil, node = reorg_node
     asset = register(client, anvil)
@@ -166,7 +170,9 @@ def test_a_record_whose_nonce_another_transaction_took_is_sent_anew_once(
         # can never be mined now.
         other = BlockchainProvider(chain, Signer(anvil.keys[0]), anvil.chain_id)
         fees = Fees(2 * int(sent["maxFeePerGas"], 16), 2 * int(sent["maxPriorityFeePerGas"], 16))
-        tx = other.build_transaction(node.address, b"", 21_000, fees=fees, nonce=int(sent["nonce"], 16))
+        tx = other.build_transaction(
+            node.services.address, b"", 21_000, fees=fees, nonce=int(sent["nonce"], 16)
+        )
         other.broadcast(other.sign(tx))
         anvil.mine()
     finally:

@@ -20,9 +20,10 @@ from fastapi.testclient import TestClient
 from proml.core.records import MAX_DOCUMENT_BYTES
 from proml.core.workflow import TRANSITIONS
 from proml.node.api.models import ASSET_REF_PATTERN
+from proml.node.composition import NodeSetupError
 from proml.node.config import NodeConfig
 from proml.node.providers.blockchain import BlockchainProviderError
-from proml.node.runtime import Node, NodeSetupError
+from proml.node.runtime import NodeRuntime
 from proml.node.services.api_keys import Scope
 from tests.integration.polling import eventually, wait_entry
 from tests.integration.single_node import running_node
@@ -36,7 +37,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     # anvil automines: no block comes after the last transaction, so one confirmation
     with running_node(tmp_path_factory.mktemp("node"), confirmations=1) as (test_client, _, node):
         test_client.keys = {  # type: ignore[attr-defined]
-            scope: node.api_keys.create(scope.value, (scope,))[1] for scope in Scope
+            scope: node.services.api_keys.create(scope.value, (scope,))[1] for scope in Scope
         }
         test_client.node = node  # type: ignore[attr-defined]
         yield test_client
@@ -98,7 +99,7 @@ def test_a_wrong_passphrase_stops_the_node_before_it_serves(client: TestClient, 
     config: NodeConfig = client.node.config  # type: ignore[attr-defined]
     wrong = tmp_path / "wrong-passphrase"
     wrong.write_text("not-the-passphrase\n")
-    node = Node(replace(config, data_dir=tmp_path / "data", passphrase_file=wrong))
+    node = NodeRuntime(replace(config, data_dir=tmp_path / "data", passphrase_file=wrong))
     try:
         with pytest.raises(NodeSetupError) as refused:
             node.start_background()
@@ -110,19 +111,19 @@ def test_a_wrong_passphrase_stops_the_node_before_it_serves(client: TestClient, 
 
 
 def test_the_next_nonce_is_stored_with_each_signed_transaction(client: TestClient) -> None:
-    node: Node = client.node  # type: ignore[attr-defined]
+    node: NodeRuntime = client.node  # type: ignore[attr-defined]
     registered = client.post("/v1/models", json={"name": "nonce"}, headers=auth(client, Scope.WRITE))
     wait_for(client, registered.json()["id"])
-    sent = node.chain_client.get_transaction_count(node.address, "latest")
+    sent = node.services.chain_client.get_transaction_count(node.services.address, "latest")
     # Every transaction the background process sent was stored first, with the nonce after it.
-    assert node.outbox.next_nonce(node.address) == sent
+    assert node.services.outbox.next_nonce(node.services.address) == sent
 
 
 def test_the_api_side_of_a_node_holds_no_key(client: TestClient) -> None:
-    node: Node = client.node  # type: ignore[attr-defined]
-    assert node.chain.signer is None
+    node: NodeRuntime = client.node  # type: ignore[attr-defined]
+    assert node.services.chain.signer is None
     with pytest.raises(BlockchainProviderError, match="no key"):
-        node.chain.sign({"nonce": 0, "to": node.address, "gas": 21000})
+        node.services.chain.sign({"nonce": 0, "to": node.services.address, "gas": 21000})
 
 
 def test_register_dataset_then_record_on_its_pending_reference(client: TestClient) -> None:
@@ -450,8 +451,8 @@ def test_an_artifact_name_and_kind_are_bounded(client: TestClient) -> None:
 
 
 def test_a_record_that_no_node_could_verify_is_refused_before_it_is_stored(client: TestClient) -> None:
-    node: Node = client.node  # type: ignore[attr-defined]
-    depth = node.outbox.depth()
+    node: NodeRuntime = client.node  # type: ignore[attr-defined]
+    depth = node.services.outbox.depth()
     # 1e16 is written 10000000000000000 in canonical JSON, an integer no verifier reads back exactly.
     for metrics, field in (({"loss": 1e16}, "metrics.loss"), ({"bytes": 2**60}, "metrics.bytes")):
         response = client.post(
@@ -471,7 +472,7 @@ def test_a_record_that_no_node_could_verify_is_refused_before_it_is_stored(clien
     assert response.status_code == 400, response.text
     assert (response.json()["code"], response.json()["field"]) == ("invalid_record", "parameters")
     assert str(MAX_DOCUMENT_BYTES) in response.json()["detail"]
-    assert node.outbox.depth() <= depth  # nothing of them was stored
+    assert node.services.outbox.depth() <= depth  # nothing of them was stored
 
 
 def test_an_address_with_a_wrong_checksum_is_refused_everywhere(client: TestClient) -> None:

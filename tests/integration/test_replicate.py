@@ -27,7 +27,7 @@ from proml.node.api.app import create_app
 from proml.node.clients.ipfs import IpfsClient
 from proml.node.config import NodeConfig
 from proml.node.providers.storage import StorageProvider
-from proml.node.runtime import Node
+from proml.node.runtime import NodeRuntime
 from proml.node.services.api_keys import Scope
 from proml.node.services.replicate import Replicator
 from tests.integration.ipfs_daemons import DaemonSet, daemon_set, stop_process
@@ -39,7 +39,7 @@ WAIT = 60.0
 
 @dataclass
 class Org:
-    node: Node
+    node: NodeRuntime
     client: TestClient
     daemon: IpfsDaemon
     token: str
@@ -84,11 +84,11 @@ def consortium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Consortium]
         daemon_b = daemons.start("b", bootstrap=[daemon_a.swarm_addr])
         key_a, key_b = anvil.keys[0], anvil.keys[1]
         registry = found(anvil.client(), None, [("A", key_a), ("B", key_b)])
-        node_a = Node(_config("A", key_a, registry, anvil.url, daemon_a, base))
-        node_b = Node(_config("B", key_b, registry, anvil.url, daemon_b, base))
+        node_a = NodeRuntime(_config("A", key_a, registry, anvil.url, daemon_a, base))
+        node_b = NodeRuntime(_config("B", key_b, registry, anvil.url, daemon_b, base))
         with TestClient(create_app(node_a)) as client_a, TestClient(create_app(node_b)) as client_b:
-            a = Org(node_a, client_a, daemon_a, node_a.api_keys.create("test", tuple(Scope))[1])
-            b = Org(node_b, client_b, daemon_b, node_b.api_keys.create("test", tuple(Scope))[1])
+            a = Org(node_a, client_a, daemon_a, node_a.services.api_keys.create("test", tuple(Scope))[1])
+            b = Org(node_b, client_b, daemon_b, node_b.services.api_keys.create("test", tuple(Scope))[1])
             used = _publish_dataset(b, "train")
             unrelated = _publish_dataset(b, "elsewhere")
             model = _post(a, "/v1/models", {"name": "m", "ancestors": [used["asset"]]})
@@ -155,9 +155,13 @@ def test_a_pins_what_its_model_depends_on(consortium: Consortium) -> None:
 def test_dependencies_policy_leaves_unrelated_assets_alone(consortium: Consortium) -> None:
     a, unrelated = consortium.a, consortium.unrelated
     # A replicator by A's policy over A's index knows the unrelated dataset and does not want it.
-    assert a.node.query.asset(unrelated["asset"]) is not None
+    assert a.node.services.query.asset(unrelated["asset"]) is not None
     replicator = Replicator(
-        a.node.query, a.node.storage, a.node.address, "dependencies", consortium.base / "scratch.db"
+        a.node.services.query,
+        a.node.services.storage,
+        a.node.services.address,
+        "dependencies",
+        consortium.base / "scratch.db",
     )
     try:
         wanted = replicator.wanted()
@@ -177,9 +181,9 @@ def test_all_policy_pins_every_other_organisations_records(consortium: Consortiu
         async with IpfsClient(daemon.api) as ipfs:
             storage = StorageProvider(ipfs)
             replicator = Replicator(
-                consortium.a.node.query,
+                consortium.a.node.services.query,
                 storage,
-                consortium.a.node.address,
+                consortium.a.node.services.address,
                 "all",
                 consortium.base / "all" / "replication.db",
                 pin_timeout=WAIT,

@@ -58,8 +58,9 @@ def start(config_path: Path, log_level: str) -> None:
     from proml.node.api.server import protocol_with_head_timeout
     from proml.node.clients.chain import ChainClientError
     from proml.node.clients.wallet import WalletError
+    from proml.node.composition import NodeSetupError
     from proml.node.passphrase_handoff import HandoffError, received_passphrase, restart_without_passphrase
-    from proml.node.runtime import Node, NodeSetupError
+    from proml.node.runtime import NodeRuntime
 
     config = node_config(config_path)
     # First of all: a passphrase in this process's environment would stay readable in /proc/PID/environ
@@ -73,13 +74,15 @@ def start(config_path: Path, log_level: str) -> None:
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _require_free_port(config.api_host, config.api_port)
     try:
-        running = Node(config, passphrase)
+        running = NodeRuntime(config, passphrase)
         # Before serving: a missing or wrong passphrase is a usage error, not a node that serves and
         # never sends anything.
         running.start_background()
     except (NodeSetupError, WalletError, ConfigError, ChainClientError, OSError, sqlite3.Error) as exc:
         fail_usage(str(exc))
-    click.echo(f"node of {config.org} ({running.address}) on http://{config.api_host}:{config.api_port}")
+    click.echo(
+        f"node of {config.org} ({running.services.address}) on http://{config.api_host}:{config.api_port}"
+    )
     try:
         uvicorn.run(
             create_app(running),
@@ -136,15 +139,16 @@ def reindex(config_path: Path, as_json: bool) -> None:
 
     from proml.node.clients.chain import ChainClientError
     from proml.node.clients.wallet import WalletError
-    from proml.node.runtime import Node, NodeSetupError
+    from proml.node.composition import NodeSetupError
+    from proml.node.runtime import NodeRuntime
 
     config = node_config(config_path)
     try:
-        running = Node(config)
-        events = running.index.reindex()
+        running = NodeRuntime(config)
+        events = running.services.index.reindex()
     except (NodeSetupError, WalletError, ChainClientError, OSError, sqlite3.Error) as exc:
         fail_usage(str(exc))
-    result = {"events": events, "cursor": running.index.cursor}
+    result = {"events": events, "cursor": running.services.index.cursor}
     click.echo(
         json.dumps(result) if as_json else f"index rebuilt: {events} events up to block {result['cursor']}"
     )

@@ -8,12 +8,12 @@ from importlib.metadata import version
 
 from fastapi import FastAPI
 
-from ..runtime import Node
+from ..runtime import NodeRuntime
 from . import problems, routes_admin, routes_capture, routes_governance, routes_query, routes_verify
 from .guard import Limits, RequestGuard
 
 
-def create_app(node: Node, *, run_background: bool = True) -> FastAPI:
+def create_app(node: NodeRuntime, *, run_background: bool = True) -> FastAPI:
     """The app for `node`; with `run_background`, the submitter and the index run while it serves."""
 
     @asynccontextmanager
@@ -46,5 +46,7 @@ def create_app(node: Node, *, run_background: bool = True) -> FastAPI:
     # Outside FastAPI's body parsing: keys, body limits and timeouts are checked before a body is read.
     # It matches the routers' own routes (FastAPI's list of the app's routes nests included routers).
     routes = [route for router in routers for route in router.routes]
-    app.add_middleware(RequestGuard, routes=routes, keys=node.api_keys, limits=Limits.of(node.config))
+    app.add_middleware(
+        RequestGuard, routes=routes, keys=node.services.api_keys, limits=Limits.of(node.config)
+    )
     return app

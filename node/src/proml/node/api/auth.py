@@ -13,7 +13,7 @@ from fastapi import Request
 from starlette.routing import BaseRoute
 
 from ..services.api_keys import ApiKey, ApiKeyStore, Scope
-from .context import node_of
+from .context import services_of
 from .problems import Problem
 
 # Where the guard leaves the admitted key in the ASGI scope, for the dependency.
@@ -58,7 +58,7 @@ class Require:
         admitted = request.scope.get(ADMITTED_KEY)
         if isinstance(admitted, ApiKey) and admitted.allows(self.scope):
             return admitted
-        key = authorize(node_of(request).api_keys, request.headers, self.scope)
+        key = authorize(services_of(request).api_keys, request.headers, self.scope)
         request.scope[ADMITTED_KEY] = key
         return key
 

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from ..services.api_keys import Scope, parse_scopes
 from . import responses
 from .auth import require
-from .context import node_of
+from .context import node_of, services_of
 from .models import KEY_ID_PATTERN, KeyRequest
 from .problems import AUTHENTICATED, WITH_BODY, Problem, refusals
 from .views import key_view
@@ -47,7 +47,7 @@ async def health(request: Request) -> JSONResponse:
 )
 def create_key(body: KeyRequest, request: Request) -> dict[str, Any]:
     """A new API key. Its secret is in this response only: the node keeps a hash."""
-    key, secret = node_of(request).api_keys.create(body.name, parse_scopes(body.scopes))
+    key, secret = services_of(request).api_keys.create(body.name, parse_scopes(body.scopes))
     return {**key_view(key), "key": secret}
 
 
@@ -58,7 +58,7 @@ def create_key(body: KeyRequest, request: Request) -> dict[str, Any]:
     responses=ADMIN_REFUSALS,
 )
 def list_keys(request: Request) -> list[dict[str, Any]]:
-    return [key_view(k) for k in node_of(request).api_keys.list()]
+    return [key_view(k) for k in services_of(request).api_keys.list()]
 
 
 @router.delete(
@@ -71,5 +71,5 @@ def revoke_key(
     key_id: Annotated[str, Path(pattern=KEY_ID_PATTERN, description="as GET /v1/keys lists it")],
     request: Request,
 ) -> None:
-    if not node_of(request).api_keys.revoke(key_id):
+    if not services_of(request).api_keys.revoke(key_id):
         raise Problem(404, "unknown_key", f"no API key with id {key_id}")

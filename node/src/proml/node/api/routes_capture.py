@@ -12,7 +12,7 @@ from ..services.capture import ActivityRecord, Anchor, Registration, Rollback
 from ..services.outbox import OutboxEntry
 from . import responses
 from .auth import admitted_key, require
-from .context import node_of
+from .context import services_of
 from .guard import streams_body
 from .models import (
     ASSET_REF_PATTERN,
@@ -83,7 +83,7 @@ def acknowledged(entry: OutboxEntry, created: bool) -> JSONResponse:
 @streams_body
 async def upload_payload(request: Request) -> dict[str, Any]:
     """Stream the request body to IPFS (never held whole in memory); its digest, CID and size."""
-    stored = await node_of(request).storage.add_stream(request.stream())
+    stored = await services_of(request).storage.add_stream(request.stream())
     return {"digest": str(stored.digest), "cid": str(stored.cid), "size": stored.size}
 
 
@@ -95,7 +95,7 @@ async def _register(kind: str, body: RegistrationRequest, request: Request, key:
         ancestors=body.ancestors,
         **body.described(),
     )
-    return acknowledged(*await node_of(request).capture.register(registration, key))
+    return acknowledged(*await services_of(request).capture.register(registration, key))
 
 
 @router.post(
@@ -147,7 +147,7 @@ async def record_activity(
         outputs=[a.model_dump(exclude_none=True) for a in body.outputs],
         **body.described(),
     )
-    return acknowledged(*await node_of(request).capture.record(record, idempotency_key))
+    return acknowledged(*await services_of(request).capture.record(record, idempotency_key))
 
 
 @router.post(
@@ -162,7 +162,7 @@ async def anchor(
 ) -> JSONResponse:
     """Anchor a Merkle root (the provenance tracker's) on a model, before or after training."""
     record = Anchor(asset=asset, root=body.root, phase=body.phase, **body.described())
-    return acknowledged(*await node_of(request).capture.anchor(record, idempotency_key))
+    return acknowledged(*await services_of(request).capture.anchor(record, idempotency_key))
 
 
 @router.post(
@@ -177,7 +177,7 @@ async def rollback(
 ) -> JSONResponse:
     """Return a model to the state an earlier accepted record entered; the node builds the proof."""
     record = Rollback(asset=asset, to_seq=body.to_seq, reason=body.reason, **body.described())
-    return acknowledged(*await node_of(request).capture.rollback(record, idempotency_key))
+    return acknowledged(*await services_of(request).capture.rollback(record, idempotency_key))
 
 
 @router.get(
@@ -191,4 +191,4 @@ def outbox_entry(
     request: Request,
 ) -> dict[str, Any]:
     """Where a write is: queued, submitted, included, final (or failed, with the reason)."""
-    return entry_view(node_of(request).capture.entry(entry_id.removeprefix("outbox:")))
+    return entry_view(services_of(request).capture.entry(entry_id.removeprefix("outbox:")))

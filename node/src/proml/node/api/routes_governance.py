@@ -12,7 +12,7 @@ from proml.core.records import MAX_SAFE_INTEGER
 from ..services.api_keys import Scope
 from ..services.governance import Proposal
 from .auth import require
-from .context import node_of
+from .context import services_of
 from .models import ProposalRequest
 from .problems import AUTHENTICATED, WITH_BODY, refusals
 from .routes_capture import ACKNOWLEDGED, IdempotencyKey, acknowledged
@@ -32,7 +32,7 @@ def propose(body: ProposalRequest, request: Request, idempotency_key: Idempotenc
     """Propose to add or remove a member, change its roles, or change the approval threshold. Proposing
     counts as this organisation's approval."""
     proposal = Proposal(**body.model_dump())
-    return acknowledged(*node_of(request).governance.propose(proposal, idempotency_key))
+    return acknowledged(*services_of(request).governance.propose(proposal, idempotency_key))
 
 
 @router.post(
@@ -47,4 +47,4 @@ def approve(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Approve a proposal as this organisation; it executes once enough members have."""
-    return acknowledged(*node_of(request).governance.approve(proposal_id, idempotency_key))
+    return acknowledged(*services_of(request).governance.approve(proposal_id, idempotency_key))

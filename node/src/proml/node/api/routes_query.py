@@ -8,12 +8,12 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 
 from proml.contracts.addresses import ADDRESS_PATTERN
 
-from ..runtime import Node
+from ..composition import ApiServices
 from ..services.api_keys import Scope
 from ..services.query import MAX_LIMIT, MAX_POSITION
 from . import responses
 from .auth import require
-from .context import node_of
+from .context import services_of
 from .problems import AUTHENTICATED, Problem, refusals
 
 router = APIRouter(
@@ -29,8 +29,8 @@ Address = Annotated[
 ABOUT_AN_ASSET = refusals(400, 404)
 
 
-def _asset_or_404(node: Node, address: str) -> dict[str, Any]:
-    summary = node.query.asset(address)
+def _asset_or_404(services: ApiServices, address: str) -> dict[str, Any]:
+    summary = services.query.asset(address)
     if summary is None:
         raise Problem(
             404,
@@ -51,7 +51,9 @@ def list_assets(
 ) -> list[dict[str, Any]]:
     """Assets, filtered by kind (dataset, model), owner address and state name."""
     try:
-        return node_of(request).query.assets(kind=kind, owner=owner, state=state, limit=limit, offset=offset)
+        return services_of(request).query.assets(
+            kind=kind, owner=owner, state=state, limit=limit, offset=offset
+        )
     except ValueError as exc:
         raise Problem(400, "invalid_filter", str(exc)) from None
 
@@ -59,8 +61,8 @@ def list_assets(
 @router.get("/assets/{address}", response_model=responses.Asset, responses=ABOUT_AN_ASSET)
 def get_asset(address: Address, request: Request) -> dict[str, Any]:
     """One asset with its full history."""
-    node = node_of(request)
-    return {**_asset_or_404(node, address), "history": node.query.history(address)}
+    services = services_of(request)
+    return {**_asset_or_404(services, address), "history": services.query.history(address)}
 
 
 @router.get(
@@ -70,20 +72,20 @@ def get_history(
     address: Address, request: Request, since: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0
 ) -> list[dict[str, Any]]:
     """The asset's records in order, from seq `since` on."""
-    return node_of(request).query.history(address, since)
+    return services_of(request).query.history(address, since)
 
 
 @router.get("/assets/{address}/lineage", response_model=responses.Lineage, responses=ABOUT_AN_ASSET)
 def get_lineage(address: Address, request: Request) -> dict[str, Any]:
     """The lineage graph around an asset: its ancestors upward and its descendants downward."""
-    return node_of(request).query.lineage(address)
+    return services_of(request).query.lineage(address)
 
 
 @router.get("/members", response_model=list[responses.Member])
 def list_members(request: Request) -> list[dict[str, Any]]:
-    return node_of(request).query.members()
+    return services_of(request).query.members()
 
 
 @router.get("/proposals", response_model=list[responses.Proposal])
 def list_proposals(request: Request) -> list[dict[str, Any]]:
-    return node_of(request).query.proposals()
+    return services_of(request).query.proposals()

@@ -19,7 +19,7 @@ from ..services.api_keys import Scope
 from ..services.verify import PAYLOAD_TIMEOUT, digests_of
 from . import responses
 from .auth import require
-from .context import node_of
+from .context import node_of, services_of
 from .guard import streams_body
 from .models import CID_PATTERN, DIGEST_PATTERN
 from .problems import AUTHENTICATED, Problem, raw_body, refusals
@@ -66,7 +66,7 @@ async def verify_file(address: Address, request: Request, digest: Digest = None)
         digests: dict[str, ContentDigest] = {parsed.algorithm: parsed}
     else:
         digests = dict(await digests_of(request.stream()))
-    return node_of(request).verify.verify_file(address, digests)
+    return services_of(request).verify.verify_file(address, digests)
 
 
 @router.get(
@@ -87,7 +87,7 @@ async def verify_history(
     """Every record document against its on-chain digest and fields (the actor's name against the
     member's on-chain name), and the hash chain against the head; with `?payloads=true`, every payload
     the documents name by CID against its CID and digest."""
-    return await node_of(request).verify.verify_history(
+    return await services_of(request).verify.verify_history(
         address, payloads=payloads, payload_timeout=payload_timeout
     )
 
@@ -116,7 +116,7 @@ async def download_payload(
     os.close(descriptor)
     target = Path(name)
     try:
-        await node.storage.fetch_to_file(parsed, target, expected_digest=expected, timeout=60.0)
+        await node.services.storage.fetch_to_file(parsed, target, expected_digest=expected, timeout=60.0)
     except BaseException:
         target.unlink(missing_ok=True)  # the placeholder mkstemp made: a failed download leaves nothing
         raise
