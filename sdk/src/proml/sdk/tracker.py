@@ -1,4 +1,4 @@
-"""`ProvenanceTracker`: the Merkle provenance tracker of seeds 000-001, anchored through a ProML node.
+"""`ProvenanceTracker`: a Merkle tree of a training run's provenance, anchored through a ProML node.
 
 A training script tracks its data (train, test), its model (architecture, weights) and each epoch (model
 state, metrics, privacy metrics); each becomes a named leaf of a Merkle tree (see `proml.sdk.merkle`)
@@ -6,7 +6,7 @@ hashed with SHA-256 or BLAKE3. The root is anchored before and after training as
 record; verification recomputes the roots from what was tracked and compares them with the chain's, and a
 single leaf (one epoch's metrics) can be proved against an anchored root without the rest of the tree.
 
-The tree, in the seeds' shape (groups with nothing tracked are left out):
+The tree's shape (groups with nothing tracked are left out):
 
     root
     ├── data: train, test
@@ -124,7 +124,7 @@ class ProvenanceTracker:
         return self.merkle_root()
 
     def track_data(self, train_data: object, test_data: object = None) -> str:
-        """The training data and, if given, the test data (the seeds' `track_data(train_data, test_data)`)."""
+        """The training data and, if given, the test data."""
         return self._track_some({"data/train": train_data, "data/test": test_data})
 
     def track_model(self, architecture: object = None, weights: object = None) -> str:
@@ -257,8 +257,8 @@ class ProvenanceTracker:
 
     def verify_blockchain_provenance(self, timeout: float = 120.0) -> dict[str, Any]:
         """Recompute every leaf that can be (JSON values, files), then each anchored root from them, and
-        compare with the root the chain holds for that anchor. `ok` (also `chain_integrity`, as the seeds
-        name it) when every anchor matches, no leaf changed and the model's record chain checks out."""
+        compare with the root the chain holds for that anchor. `ok` (also under `chain_integrity`) when
+        every anchor matches, no leaf changed and the model's record chain checks out."""
         failures = self._wait_for_anchors(timeout)
         history = self._history() if self.anchors else {}
         recomputed = {leaf: leaf.recompute(self.algorithm) for leaf in self._all_leaves()}
