@@ -1,5 +1,6 @@
-"""StorageProvider refuses what a lying daemon returns or stores (threat T2). The daemon here is a fake,
-the only place one stands in for IPFS: a real daemon never lies, which is the point of the check."""
+"""StorageProvider refuses what a lying daemon returns or stores (threat T2 of docs/security.md). The
+daemon here is a fake, the only place one stands in for IPFS: a real daemon never lies, which is the point
+of the check."""
 
 from __future__ import annotations
 

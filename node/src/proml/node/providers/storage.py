@@ -2,7 +2,8 @@
 
 Adding streams the payload once, computing its digest and CID on the way to the daemon, and refuses a
 CID that differs from the daemon's. Fetching streams into a temporary file, recomputes the CID of what
-arrived and, when one is expected, its digest, and keeps the file only if both match (threats T1, T2).
+arrived and, when one is expected, its digest, and keeps the file only if both match (threats T1 and T2
+of docs/security.md).
 """
 
 from __future__ import annotations
