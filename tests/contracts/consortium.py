@@ -14,9 +14,10 @@ from web3.contract import Contract
 from web3.logs import DISCARD
 
 from proml.contracts.chain import Record
-from proml.contracts.deployment import dataset_at, deploy_registry, model_at, transact
 from proml.contracts.errors import ContractRevert
 from proml.core.workflow import ALL_ROLES, ROLE_ACTIVITIES, TRANSITIONS, Activity, AssetKind, Role
+
+from .deployment import dataset_at, deploy_registry, model_at, transact
 
 CID_PREFIX = bytes.fromhex("01551220")  # CIDv1, raw, sha2-256, 32 bytes
 GAS = 3_000_000  # a fixed limit: eth-tester's gas estimation costs several times the transaction

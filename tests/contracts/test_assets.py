@@ -20,7 +20,6 @@ from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from proml.contracts.chain import ZERO_HEAD, Record, next_head, rollback_proof
-from proml.contracts.deployment import dataset_at, model_at
 from proml.contracts.errors import ContractRevert
 from proml.core.workflow import (
     TRANSITIONS,
@@ -31,6 +30,7 @@ from proml.core.workflow import (
 )
 
 from .consortium import GAS, OWNER, PATHS, Consortium, cid_for, random_digest, send, sender_of
+from .deployment import dataset_at, model_at
 
 BATCH_GAS = 20_000_000
 

@@ -30,10 +30,10 @@ from proml.contracts.chain import (
     record_hash,
     rollback_proof,
 )
-from proml.contracts.deployment import model_at
 from proml.core.workflow import Activity, ModelState
 
 from .consortium import Consortium, cid_for, random_digest, send
+from .deployment import model_at
 
 HEAD_PROBLEM = "the recomputed head differs from the head on chain"
 

@@ -6,10 +6,10 @@ from typing import Any
 
 from web3.contract import Contract
 
-from proml.contracts.deployment import dataset_at, deploy_registry, model_at
 from proml.core.workflow import ALL_ROLES, Activity, AssetKind, MemberStatus, ProposalKind, Role
 
 from .consortium import Consortium, cid_for, event_log, random_digest, reverts
+from .deployment import dataset_at, deploy_registry, model_at
 
 ZERO_ADDRESS = "0x" + "00" * 20
 ZERO_DIGEST = b"\x00" * 32

@@ -12,10 +12,10 @@ from typing import Any
 from web3.contract import Contract
 
 from proml.contracts.chain import rollback_proof
-from proml.contracts.deployment import dataset_at, deploy_registry, model_at
 from proml.core.workflow import ALL_ROLES, Activity, DatasetState, MemberStatus, ModelState, Role
 
 from .consortium import Consortium, cid_for, event_log, random_digest, reverts
+from .deployment import dataset_at, deploy_registry, model_at
 
 ZERO_ADDRESS = "0x" + "00" * 20
 BEFORE_TRAINING = 0  # AnchorPhase

@@ -39,7 +39,6 @@ from web3.logs import DISCARD
 from web3.types import TxParams, TxReceipt
 
 from proml.contracts.chain import ZERO_HEAD, Record, next_head, record_hash, rollback_proof
-from proml.contracts.deployment import call, dataset_at, model_at, transact
 from proml.contracts.errors import ContractRevert
 from proml.core.workflow import (
     ALL_ROLES,
@@ -55,6 +54,7 @@ from proml.core.workflow import (
 )
 
 from .consortium import Consortium, cid_for
+from .deployment import call, dataset_at, model_at, transact
 
 # A is the founder with every role; B supplies data, C develops models, V validates (see consortium.py).
 # D is admitted only through governance, if at all; the outsider never is.

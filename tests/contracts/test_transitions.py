@@ -14,7 +14,6 @@ import pytest
 from web3.contract import Contract
 from web3.logs import DISCARD
 
-from proml.contracts.deployment import dataset_at, model_at
 from proml.contracts.errors import ContractRevert
 from proml.core.workflow import (
     STATES,
@@ -25,6 +24,7 @@ from proml.core.workflow import (
 )
 
 from .consortium import OWNER, PATHS, Consortium, cid_for, random_digest, send, sender_of
+from .deployment import dataset_at, model_at
 
 # Gas given explicitly: eth-tester's gas estimation costs several times the transaction itself.
 

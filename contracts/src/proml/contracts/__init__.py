@@ -1,1 +1,2 @@
-"""ProML's Solidity contracts: sources, the compile step, committed artifacts, and a thin web3 layer."""
+"""ProML's contracts for Python: the committed artifacts (ABI and bytecode), call data, events, custom
+errors, and the hash chain of an asset's records."""

@@ -1,4 +1,6 @@
-"""Deploy the ProML registry, bind contracts by address, and send transactions with readable reverts.
+"""For the contract tests: deploy the ProML registry, bind contracts by address, and send transactions
+with readable reverts, through web3 (which only the tests use: the node signs and sends through its own
+`BlockchainProvider`).
 
 This layer is deliberately thin: it knows the artifacts and web3, nothing about nodes or storage.
 """
@@ -13,8 +15,8 @@ from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError
 from web3.types import TxParams, TxReceipt
 
-from .artifacts import load_artifact
-from .errors import ContractRevert, decode_revert
+from proml.contracts.artifacts import load_artifact
+from proml.contracts.errors import ContractRevert, decode_revert
 
 
 class DeploymentError(Exception):
