@@ -55,7 +55,7 @@ def write_config(folder: Path, key: bytes, chain_url: str, **literals: str) -> P
 def assert_refused(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
     assert "Traceback" not in result.stderr + result.stdout, result.stderr
     assert result.returncode == 2, (result.returncode, result.stderr)
-    lines = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    lines = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
     assert len(lines) == 1, result.stderr
     for fragment in fragments:
         assert fragment in lines[0], lines[0]

@@ -21,6 +21,9 @@ from proml.sdk import (
     RequestRejected,
     TransitionRejected,
 )
+from proml.sdk.audit import audit
+from proml.sdk.views import LineageEdge
+from tests.integration.polling import eventually
 
 
 @pytest.fixture(name="node")
@@ -133,3 +136,59 @@ def test_upload_reports_progress_as_the_file_goes(node: Node, tmp_path: Path) ->
     stored = node.upload(write(tmp_path / "big.bin", data), progress=sent.append)
     assert sum(sent) == len(data) == stored["size"]
     assert len(sent) == 4  # 1 MiB chunks
+
+
+def test_the_index_reads_as_typed_values_and_a_rollback_lands(node: Node, tmp_path: Path) -> None:
+    data = node.register_dataset(write(tmp_path / "typed.csv", os.urandom(3000)), name="typed")
+    model = node.register_model(name="typed-model", ancestors=[node.asset_ref(data.ref)])
+    for activity in ("select_data", "preprocess"):
+        node.record(model, activity, inputs={"train": data}).wait()
+    rolled = node.rollback(model.address, to_seq=1, reason="preprocessing was wrong").wait()
+    assert (rolled.accepted, node.entry(rolled.view["ref"]).status) == (True, "final")
+
+    details = node.asset_details(model)
+    assert (details.kind, details.state, details.ancestors) == ("model", "data_selected", (data.address,))
+    assert [r.activity for r in details.history] == ["register", "select_data", "preprocess", "rollback"]
+    assert (
+        details.history[-1].rollback_to == 1 and details.to_dict()["history"][-1]["rollback"]["to_seq"] == 1
+    )
+    assert node.history(model) == list(details.history)
+    assert [a.address for a in node.assets(kind="model")].count(model.address) == 1
+    assert data.address not in [a.address for a in node.assets(kind="model")]
+    lineage = node.lineage(model)
+    assert lineage.root == model.address
+    assert LineageEdge(data.address, model.address, "ancestor") in lineage.edges
+    assert {n.address for n in lineage.nodes} == {data.address, model.address}
+
+
+def test_governance_and_health_read_as_typed_values(node: Node, devnet_org: dict[str, Any]) -> None:
+    (member,) = node.members()
+    assert (member.address.lower(), member.status) == (devnet_org["address"].lower(), "active")
+    # The threshold it has already: the proposal is real and executes at once (one member of one).
+    proposed = node.propose_threshold(5000).wait()
+    assert proposed.status == "final"
+    proposal = eventually(
+        lambda: next((p for p in node.proposals() if p.kind == "change_threshold"), None), "it is indexed"
+    )
+    assert (proposal.threshold_bps, proposal.executed, proposal.approvals) == (5000, True, 1)
+    info = node.consortium()
+    assert (info.threshold_bps, info.active_members, info.approvals_needed) == (5000, 1, 1)
+    assert info.registry == node.health()["registry"] and info.to_dict()["members"] == [member.to_dict()]
+
+    status = sdk.node_status(devnet_org["node_url"])
+    assert (status.ok, status.chain_ok, status.ipfs_ok) == (True, True, True)
+    assert status.org == node.status().org and status.to_dict()["status"] == "ok"
+    with pytest.raises(NodeUnavailable) as nobody:
+        sdk.node_status(f"http://127.0.0.1:{free_port()}")
+    assert nobody.value.reason == "ConnectError"
+
+
+def test_an_audit_runs_from_a_script(node: Node, tmp_path: Path) -> None:
+    data = node.register_dataset(write(tmp_path / "audited.csv", os.urandom(3000)), name="audited")
+    model = node.register_model(name="audited-model", ancestors=[data])
+    node.record(model, "select_data", inputs={"train": data}).wait()
+    report = audit(node, model.address)
+    assert report.ok and report.gaps == () and report.scope == model.address
+    assert {a.address for a in report.assets} == {data.address, model.address}
+    assert [(p.where, p.available) for a in report.assets for p in a.payloads] == [("content", True)]
+    assert report.to_dict()["assets"][0]["verification"]["result"] == "OK"

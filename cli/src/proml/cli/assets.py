@@ -14,12 +14,13 @@ import click
 
 from proml.core.workflow import TRANSITIONS, AssetKind
 from proml.sdk import Node, TransitionRejected
-from proml.sdk.client import NO_DIGEST, Entry
+from proml.sdk.client import Asset, AssetKindName, Entry, Value
+from proml.sdk.views import AssetDetails, who
 
 from . import files
 from .connection import Target, with_node
 from .exit_codes import EXIT_CHECK_FAILED
-from .output import history_rows, json_option, print_json, show, table, who
+from .output import history_rows, json_option, print_json, show, table
 
 ASSET_REF = re.compile(r"0x[0-9a-fA-F]{40}|outbox:\S+")
 WAIT_TIMEOUT = 300.0
@@ -68,29 +69,19 @@ def metrics(values: Sequence[str]) -> dict[str, float]:
     return result
 
 
-def content(node: Node, path: Path, digest_only: bool) -> dict[str, Any]:
-    """A file as the API takes it: uploaded (digest, CID, size), or only hashed here."""
-    return files.digest(path) if digest_only else files.upload(node, path)
-
-
-def artifact(node: Node, name: str, value: str, digest_only: bool) -> dict[str, Any]:
-    """An input or output: an asset (by address or outbox:<id>), else a file."""
+def artifact(node: Node, value: str, digest_only: bool) -> Value:
+    """An input or output: an asset (by address or outbox:<id>), else a file (uploaded, or only hashed
+    here with --digest-only)."""
     if ASSET_REF.fullmatch(value):
-        # The node records an asset artifact by its address; the digest is the SDK's placeholder for
-        # content not known here, as when a script names an asset.
-        kind = "asset"
-        if value.startswith("0x"):
-            kind = str(node.transport.get(f"/v1/assets/{value}")["kind"])
-        return {"name": name, "kind": kind, "digest": NO_DIGEST, "asset": value}
-    return {"name": name, "kind": "file", **content(node, Path(value), digest_only)}
+        return node.asset_ref(value)
+    return {"kind": "file", **files.content(node, Path(value), digest_only)}
 
 
-def report_entry(node: Node, view: dict[str, Any], wait: bool, as_json: bool) -> None:
+def report_entry(entry: Entry, wait: bool, as_json: bool) -> None:
     """Print what the node accepted; with --wait, follow it to the chain. A transition the state machine
     refused is kept on chain, but the command did not do what was asked: exit 1."""
-    entry = Entry(node, view)
     if wait:
-        click.echo(f"waiting for {view['ref']} to be final on chain and indexed", err=True)
+        click.echo(f"waiting for {entry.view['ref']} to be final on chain and indexed", err=True)
         with warnings.catch_warnings():
             # The CLI says it in its own words, below.
             warnings.simplefilter("ignore", TransitionRejected)
@@ -119,7 +110,7 @@ def report_entry(node: Node, view: dict[str, Any], wait: bool, as_json: bool) ->
 
 def register(
     node: Node,
-    kind: str,
+    kind: AssetKindName,
     file: Path | None,
     *,
     name: str,
@@ -127,25 +118,18 @@ def register(
     ancestors: Sequence[str],
     params: Sequence[str],
     notes: str | None,
-) -> dict[str, Any]:
+) -> Asset:
     for ancestor in ancestors:
         if not ASSET_REF.fullmatch(ancestor):
             raise click.UsageError(f"--ancestor {ancestor!r} is neither an address (0x…) nor outbox:<id>")
-    body: dict[str, Any] = {
-        "name": name,
-        "ancestors": list(ancestors),
-        "parameters": json_values(params, "--param"),
-        "environment": node.environment,
-    }
-    if file is not None:
-        body["content"] = content(node, file, digest_only)
-    if notes:
-        body["notes"] = notes
-    view: dict[str, Any] = node.transport.post(f"/v1/{kind}s", body)
-    return view
+    parameters = json_values(params, "--param")
+    content = None if file is None else files.content(node, file, digest_only)
+    return node.register(
+        kind, name=name, content=content, ancestors=list(ancestors), params=parameters, notes=notes or None
+    )
 
 
-def asset_group(kind: str, file_required: bool) -> click.Group:
+def asset_group(kind: AssetKindName, file_required: bool) -> click.Group:
     """The commands a dataset and a model share; each kind adds its own afterwards."""
 
     @click.group(kind, help=f"Register {kind}s, record what is done to them, look them up.")
@@ -170,8 +154,7 @@ def asset_group(kind: str, file_required: bool) -> click.Group:
     @with_node
     def register_command(node: Node, target: Target, file: Path | None, **options: Any) -> None:
         wait, as_json = options.pop("wait"), options.pop("as_json")
-        view = register(node, kind, file, **options)
-        report_entry(node, view, wait, as_json)
+        report_entry(register(node, kind, file, **options), wait, as_json)
 
     activities = [activity.name.lower() for activity in TRANSITIONS[AssetKind[kind.upper()]]]
 
@@ -205,17 +188,18 @@ def asset_group(kind: str, file_required: bool) -> click.Group:
         wait: bool,
         as_json: bool,
     ) -> None:
-        body: dict[str, Any] = {
-            "activity": activity,
-            "inputs": [artifact(node, n, v, digest_only) for n, v in pairs(inputs, "--input").items()],
-            "outputs": [artifact(node, n, v, digest_only) for n, v in pairs(outputs, "--output").items()],
-            "parameters": json_values(params, "--param"),
-            "metrics": metrics(metric_values),
-            "environment": node.environment,
-        }
-        if notes:
-            body["notes"] = notes
-        report_entry(node, node.transport.post(f"/v1/assets/{asset}/records", body), wait, as_json)
+        given = {n: artifact(node, v, digest_only) for n, v in pairs(inputs, "--input").items()}
+        made = {n: artifact(node, v, digest_only) for n, v in pairs(outputs, "--output").items()}
+        recorded = node.record(
+            asset,
+            activity,
+            inputs=given,
+            outputs=made,
+            params=json_values(params, "--param"),
+            metrics=metrics(metric_values),
+            notes=notes or None,
+        )
+        report_entry(recorded, wait, as_json)
 
     @group.command("show")
     @click.argument("asset")
@@ -223,8 +207,8 @@ def asset_group(kind: str, file_required: bool) -> click.Group:
     @with_node
     def show_command(node: Node, target: Target, asset: str, as_json: bool) -> None:
         """The asset's summary and its history."""
-        summary = node.transport.get(f"/v1/assets/{asset}")
-        show(summary, as_json, describe(summary), history_rows(summary["history"]))
+        details = node.asset_details(asset)
+        show(details.to_dict(), as_json, describe(details), history_rows(details.history))
 
     @group.command("list")
     @click.option("--owner", help="Only those of this organisation (address).")
@@ -236,28 +220,25 @@ def asset_group(kind: str, file_required: bool) -> click.Group:
         node: Node, target: Target, owner: str | None, state: str | None, limit: int, as_json: bool
     ) -> None:
         """The registered assets of this kind, in order of registration."""
-        found = node.transport.get("/v1/assets", kind=kind, owner=owner, state=state, limit=limit)
+        found = node.assets(kind=kind, owner=owner, state=state, limit=limit)
         if as_json:
-            print_json(found)
+            print_json([a.to_dict() for a in found])
             return
-        rows = [
-            [a["address"], a["state"], who(a, "owner_name", "owner"), a["record_count"], a["registered_at"]]
-            for a in found
-        ]
+        rows = [[a.address, a.state, a.owner_label, a.record_count, a.registered_at] for a in found]
         click.echo(table(["address", "state", "owner", "records", "registered"], rows))
 
     return group
 
 
-def describe(summary: dict[str, Any]) -> str:
-    ancestors = ", ".join(summary["ancestors"]) or "none"
+def describe(asset: AssetDetails) -> str:
+    ancestors = ", ".join(asset.ancestors) or "none"
     return "\n".join(
         [
-            f"{summary['kind']} {summary['address']}",
-            f"  state       {summary['state']} ({summary['record_count']} records)",
-            f"  owner       {who(summary, 'owner_name', 'owner')}",
-            f"  registered  {summary['registered_at']} (block {summary['registered_block']})",
-            f"  content     {summary['content_digest'] or '(none yet)'}",
+            f"{asset.kind} {asset.address}",
+            f"  state       {asset.state} ({asset.record_count} records)",
+            f"  owner       {asset.owner_label}",
+            f"  registered  {asset.registered_at} (block {asset.registered_block})",
+            f"  content     {asset.content_digest or '(none yet)'}",
             f"  ancestors   {ancestors}",
         ]
     )
@@ -280,8 +261,7 @@ model = asset_group("model", file_required=False)
 def derive_command(node: Node, target: Target, parent: str, file: Path, **options: Any) -> None:
     """Register FILE as a dataset derived from PARENT (a subset, a cleaned or relabelled copy)."""
     wait, as_json = options.pop("wait"), options.pop("as_json")
-    view = register(node, "dataset", file, ancestors=[parent], **options)
-    report_entry(node, view, wait, as_json)
+    report_entry(register(node, "dataset", file, ancestors=[parent], **options), wait, as_json)
 
 
 @model.command("rollback")
@@ -295,8 +275,7 @@ def rollback_command(
     node: Node, target: Target, asset: str, to_seq: int, reason: str, wait: bool, as_json: bool
 ) -> None:
     """Return a model to the state it had after record --to (an earlier accepted record)."""
-    view = node.transport.post(f"/v1/assets/{asset}/rollbacks", {"to_seq": to_seq, "reason": reason})
-    report_entry(node, view, wait, as_json)
+    report_entry(node.rollback(asset, to_seq=to_seq, reason=reason), wait, as_json)
 
 
 @click.command("history")
@@ -305,8 +284,8 @@ def rollback_command(
 @with_node
 def history_command(node: Node, target: Target, asset: str, as_json: bool) -> None:
     """Every record of ASSET, accepted or not: seq, when, who, activity, from → to."""
-    history = node.transport.get(f"/v1/assets/{asset}/history")
-    show(history, as_json, history_rows(history))
+    history = node.history(asset)
+    show([r.to_dict() for r in history], as_json, history_rows(history))
 
 
 @click.command("verify")
@@ -326,8 +305,9 @@ def verify_command(node: Node, target: Target, asset: str, file: Path, as_json: 
         shown = report["recorded"] if report["result"] == "MISMATCH" else report["matches"]
         for e in shown:
             refused = "" if e["accepted"] else f" ({REFUSED})"
+            by = who(e.get("actor_name"), e.get("actor"))
             click.echo(
-                f"  seq {e['seq']} {e['activity']} {e['where']} {e['digest']} by {who(e)} at "
+                f"  seq {e['seq']} {e['activity']} {e['where']} {e['digest']} by {by} at "
                 f"{e['timestamp']}{refused}"
             )
     if not report["ok"]:

@@ -12,18 +12,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
-from proml.node.config import CONFIG_FILE_NAME, ConfigError, load_config
 from proml.sdk import ConfigurationError, ProMLError, WaitTimeout, connect
 from proml.sdk.transport import check_url
 
-from .exit_codes import EXIT_USAGE
 from .interrupted import tracker
+from .needs import DEFAULT_CONFIG, needs
+from .output import fail
 
-DEFAULT_CONFIG = Path(".proml") / CONFIG_FILE_NAME
 # A node bound to every interface is reached on loopback from the machine it runs on.
 _ANY_HOST = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
 
@@ -32,11 +31,6 @@ _ANY_HOST = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
 class Target:
     url: str
     api_key: str | None
-
-
-def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    click.echo(f"Error: {message}", err=True)
-    raise SystemExit(code)
 
 
 def resolve(
@@ -62,6 +56,8 @@ def _url_from_config(config: Path | None) -> str:
             "no node to talk to: pass --node-url (or set PROML_NODE_URL), or --config with the node's "
             "node.toml (`proml devnet status --json` shows the URLs of a local consortium)"
         )
+    with needs("proml-node"):
+        from proml.node.config import ConfigError, load_config
     try:
         loaded = load_config(path)
     except ConfigError as exc:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import click
 
-from proml.devnet.state import CHAIN_PORT, DEFAULT_DIR, DEFAULT_ORGS, NODE_PORT, Ports
-
-from .exit_codes import EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE
+from .exit_codes import EXIT_CHECK_FAILED, EXIT_OK
+from .needs import CHAIN_PORT, DEVNET_DIR, DEVNET_ORGS, NODE_PORT, needs
+from .output import fail, json_option
 
 T = TypeVar("T")
 
@@ -19,11 +19,10 @@ _dir_option = click.option(
     "--dir",
     "directory",
     type=click.Path(path_type=Path, file_okay=False),
-    default=DEFAULT_DIR,
+    default=DEVNET_DIR,
     show_default=True,
     help="The devnet's folder: state, chain, keys, configs, IPFS repos, logs.",
 )
-_json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 
 
 @click.group("devnet")
@@ -33,7 +32,7 @@ def devnet() -> None:
 
 @devnet.command("up")
 @click.option(
-    "--orgs", "orgs_count", type=click.IntRange(1, 9), help=f"Organisations (default {DEFAULT_ORGS})."
+    "--orgs", "orgs_count", type=click.IntRange(1, 9), help=f"Organisations (default {DEVNET_ORGS})."
 )
 @click.option("--names", help="Their names, comma-separated (default A,B,C,…); the first one founds it.")
 @_dir_option
@@ -52,7 +51,7 @@ def devnet() -> None:
     help="anvil's port (a taken port moves to a free one).",
 )
 @click.option("--no-nodes", is_flag=True, help="Start the chain and IPFS only, not the nodes.")
-@_json_option
+@json_option
 def up_command(
     orgs_count: int | None,
     names: str | None,
@@ -63,7 +62,9 @@ def up_command(
     as_json: bool,
 ) -> None:
     """Start the devnet in --dir, creating it the first time; resume it (same chain and data) after `down`."""
-    from proml.devnet.devnet import status, up
+    with needs("proml-devnet"):
+        from proml.devnet.devnet import status, up
+        from proml.devnet.state import Ports
 
     name_list = [n.strip() for n in names.split(",")] if names else None
     echo = (lambda _: None) if as_json else click.echo
@@ -93,10 +94,11 @@ def up_command(
 
 @devnet.command("status")
 @_dir_option
-@_json_option
+@json_option
 def status_command(directory: Path, as_json: bool) -> None:
     """Show the devnet's chain, registry and organisations. Exit 1 if any of its processes is not running."""
-    from proml.devnet.devnet import status
+    with needs("proml-devnet"):
+        from proml.devnet.devnet import status
 
     report = _guard(lambda: status(directory))
     if as_json:
@@ -111,10 +113,11 @@ def status_command(directory: Path, as_json: bool) -> None:
 @devnet.command("down")
 @_dir_option
 @click.option("--purge", is_flag=True, help="Also delete the devnet's folder: chain, keys, data, all of it.")
-@_json_option
+@json_option
 def down_command(directory: Path, purge: bool, as_json: bool) -> None:
     """Stop every process `up` started, by PID. The data stays (unless --purge): `up` resumes it."""
-    from proml.devnet.devnet import down
+    with needs("proml-devnet"):
+        from proml.devnet.devnet import down
 
     echo = (lambda _: None) if as_json else click.echo
     stopped = _guard(lambda: down(directory, purge=purge, echo=echo))
@@ -150,11 +153,12 @@ def _guard(action: Callable[[], T]) -> T:
     """Run `action`; what the devnet can fail with is a usage or environment problem (a missing tool, a
     port, a damaged folder): exit 2 with its message, never a traceback."""
     # Imported here: `proml --help` should not load web3's stack for a command it does not run.
-    from proml.contracts.errors import ContractRevert
-    from proml.node.clients.chain import ChainClientError
-    from proml.node.clients.ipfs import IpfsClientError
-    from proml.node.clients.wallet import WalletError
-    from proml.node.providers.blockchain import BlockchainProviderError
+    with needs("proml-node"):
+        from proml.contracts.errors import ContractRevert
+        from proml.node.clients.chain import ChainClientError
+        from proml.node.clients.ipfs import IpfsClientError
+        from proml.node.clients.wallet import WalletError
+        from proml.node.providers.blockchain import BlockchainProviderError
 
     failures = (  # RuntimeError: DevnetError, ProcessError, ConsortiumError, StateError
         RuntimeError,
@@ -168,9 +172,4 @@ def _guard(action: Callable[[], T]) -> T:
     try:
         return action()
     except failures as exc:
-        _fail(str(exc))
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(f"Error: {message}", err=True)
-    raise SystemExit(EXIT_USAGE)
+        fail(str(exc))

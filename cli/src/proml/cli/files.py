@@ -12,14 +12,12 @@ from typing import Any, Protocol
 
 import click
 
-from proml.core.content.digest import Hasher
 from proml.sdk import Node
 
-from .connection import fail
 from .interrupted import tracker
+from .output import fail
 
 PROGRESS_MIN = 8 << 20  # below this, hashing or uploading takes too little time to show a bar
-CHUNK = 1 << 20
 
 
 class _Bar(Protocol):
@@ -43,34 +41,17 @@ def _bar(path: Path, label: str) -> AbstractContextManager[_Bar | None]:
     return bar
 
 
-def _chunks(path: Path, bar: _Bar | None) -> Iterator[bytes]:
-    with open(path, "rb") as stream:
-        while chunk := stream.read(CHUNK):
-            if bar is not None:
-                bar.update(len(chunk))
-            yield chunk
-
-
 def readable(path: Path) -> Path:
     if not path.is_file():
         fail(f"{path} is not a file: give the path of the file to record")
     return path
 
 
-def digest(path: Path, algorithm: str = "sha256") -> dict[str, Any]:
-    """`{"digest", "size"}` of a file, computed here: nothing leaves the machine."""
-    hasher = Hasher(algorithm)
-    with _progress(readable(path), "hashing") as bar:
-        for chunk in _chunks(path, bar):
-            hasher.update(chunk)
-    return {"digest": str(hasher.finish()), "size": hasher.size}
-
-
-def upload(node: Node, path: Path) -> dict[str, Any]:
-    """Put a file on the consortium's IPFS through the node: `{"digest", "cid", "size"}`."""
-    with _progress(readable(path), "uploading") as bar:
-        stored: dict[str, Any] = node.upload(path, progress=None if bar is None else bar.update)
-    return stored
+def content(node: Node, path: Path, digest_only: bool) -> dict[str, Any]:
+    """A file as a record names it: uploaded to the consortium's IPFS through the node (`digest`, `cid`,
+    `size`), or with --digest-only only hashed here (`digest`, `size`: nothing leaves the machine)."""
+    with _progress(readable(path), "hashing" if digest_only else "uploading") as bar:
+        return node.content(path, publish=not digest_only, progress=None if bar is None else bar.update)
 
 
 def verify(node: Node, asset: str, path: Path) -> dict[str, Any]:

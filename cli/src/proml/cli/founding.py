@@ -9,34 +9,41 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from proml.node.config import NodeConfig, render_config
-
 from .exit_codes import EXIT_CHECK_FAILED
-from .node import CONFIG_OPTION, fail_usage, node_config
+from .needs import needs
+from .node import CONFIG_OPTION, node_config
+from .output import fail, json_option
+
+if TYPE_CHECKING:
+    from proml.node.config import NodeConfig
 
 
 def _save_registry(path: Path, config: NodeConfig, registry: str) -> None:
+    from proml.node.config import render_config  # node_config has found the node package
+
     path.write_text(render_config(replace(config, registry=registry)), encoding="utf-8")
 
 
 @click.command("deploy")
 @CONFIG_OPTION
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option
 def deploy_command(config_path: Path, as_json: bool) -> None:
     """Deploy a new consortium's registry, signed by this organisation's key: it becomes the first member,
     with every role. The registry's address is written into node.toml."""
-    from proml.node.clients.chain import ChainClient, ChainClientError
-    from proml.node.clients.wallet import WalletError, read_passphrase
-    from proml.node.consortium import deploy_registry
-    from proml.node.providers.blockchain import BlockchainProvider, BlockchainProviderError
-    from proml.node.providers.signer import Signer
+    with needs("proml-node"):
+        from proml.node.clients.chain import ChainClient, ChainClientError
+        from proml.node.clients.wallet import WalletError, read_passphrase
+        from proml.node.consortium import deploy_registry
+        from proml.node.providers.blockchain import BlockchainProvider, BlockchainProviderError
+        from proml.node.providers.signer import Signer
 
     config = node_config(config_path)
     if config.registry:
-        fail_usage(f"{config_path} already names the registry {config.registry}; remove it to deploy another")
+        fail(f"{config_path} already names the registry {config.registry}; remove it to deploy another")
     try:
         signer = Signer.from_keystore(
             config.keystore, read_passphrase(config.passphrase_env, config.passphrase_file)
@@ -45,7 +52,7 @@ def deploy_command(config_path: Path, as_json: bool) -> None:
         chain = BlockchainProvider(client, signer, client.chain_id(), confirmations=config.confirmations)
         registry = deploy_registry(chain, config.org)
     except (WalletError, ChainClientError, BlockchainProviderError) as exc:
-        fail_usage(f"{exc} (is the chain at {config.chain_url} up, and is {config.org}'s account funded?)")
+        fail(f"{exc} (is the chain at {config.chain_url} up, and is {config.org}'s account funded?)")
     _save_registry(config_path, config, registry)
     if as_json:
         click.echo(json.dumps({"registry": registry, "founder": signer.address, "config": str(config_path)}))
@@ -57,20 +64,21 @@ def deploy_command(config_path: Path, as_json: bool) -> None:
 @click.command("join")
 @click.argument("registry")
 @CONFIG_OPTION
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option
 def join_command(registry: str, config_path: Path, as_json: bool) -> None:
     """Point this organisation's node at the consortium REGISTRY. Exit 0 once the members have admitted it;
     1, with what to ask them, while it is not a member yet."""
-    from proml.node.clients.chain import ChainClient, ChainClientError
-    from proml.node.clients.wallet import WalletError, keystore_address
-    from proml.node.consortium import member
+    with needs("proml-node"):
+        from proml.node.clients.chain import ChainClient, ChainClientError
+        from proml.node.clients.wallet import WalletError, keystore_address
+        from proml.node.consortium import member
 
     config = node_config(config_path)
     try:
         address = keystore_address(config.keystore)
         admitted = member(ChainClient(config.chain_url), registry, address)
     except (WalletError, ChainClientError, ValueError) as exc:
-        fail_usage(f"cannot read the membership of {registry} on {config.chain_url}: {exc}")
+        fail(f"cannot read the membership of {registry} on {config.chain_url}: {exc}")
     _save_registry(config_path, config, registry)
     active = admitted.active
     if as_json:

@@ -3,18 +3,19 @@ governance, through a node (proposals and approvals need an admin key; the node 
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
 import click
 
 from proml.sdk import Node
+from proml.sdk.client import Entry
+from proml.sdk.views import Member, Proposal
 
 from .connection import Target, with_node
 from .founding import deploy_command, join_command
-from .output import json_option, print_json, table, who
+from .output import json_option, print_json, table
 
 ROLES = ("data_admin", "model_developer", "validator", "auditor")
-DEFAULT_THRESHOLD_BPS = 5000  # ProML.sol's initial thresholdBps
 
 
 def _roles(text: str) -> list[str]:
@@ -25,22 +26,22 @@ def _roles(text: str) -> list[str]:
     return roles
 
 
-def _member_rows(members: list[dict[str, Any]]) -> str:
-    rows = [[m["name"], m["address"], ",".join(m["role_names"]), m["status"]] for m in members]
+def _member_rows(members: Sequence[Member]) -> str:
+    rows = [[m.name, m.address, ",".join(m.role_names), m.status] for m in members]
     return table(["name", "address", "roles", "status"], rows)
 
 
-def _proposal_rows(proposals: list[dict[str, Any]]) -> str:
+def _proposal_rows(proposals: Sequence[Proposal]) -> str:
     rows = [
         [
-            p["id"],
-            p["kind"],
-            p["target"] or p["threshold_bps"],
-            p["name"],
-            ",".join(p["role_names"]),
-            who(p, "proposer_name", "proposer"),
-            p["approvals"],
-            "yes" if p["executed"] else "no",
+            p.id,
+            p.kind,
+            p.target or p.threshold_bps,
+            p.name,
+            ",".join(p.role_names),
+            p.proposer_label,
+            p.approvals,
+            "yes" if p.executed else "no",
         ]
         for p in proposals
     ]
@@ -57,9 +58,9 @@ def member() -> None:
 @with_node
 def list_command(node: Node, target: Target, as_json: bool) -> None:
     """Every organisation ever admitted, with its roles and status."""
-    members = node.transport.get("/v1/members")
+    members = node.members()
     if as_json:
-        print_json(members)
+        print_json([m.to_dict() for m in members])
         return
     click.echo(_member_rows(members))
 
@@ -90,20 +91,20 @@ def propose_command(
         chosen.append("threshold")
     if len(chosen) != 1:
         raise click.UsageError("give exactly one of --add, --suspend, --change-roles, --threshold")
-    body: dict[str, Any]
     if add:
         if not name or not roles:
             raise click.UsageError("--add needs --name and --roles")
-        body = {"kind": "add_member", "account": add, "name": name, "roles": _roles(roles)}
+        proposed = node.propose_admission(add, name=name, roles=_roles(roles))
     elif suspend:
-        body = {"kind": "suspend_member", "account": suspend}
+        proposed = node.propose_suspension(suspend)
     elif change:
         if not roles:
             raise click.UsageError("--change-roles needs --roles")
-        body = {"kind": "change_roles", "account": change, "roles": _roles(roles)}
+        proposed = node.propose_roles(change, roles=_roles(roles))
     else:
-        body = {"kind": "change_threshold", "threshold_bps": threshold_bps}
-    _report(node.transport.post("/v1/proposals", body), as_json)
+        assert threshold_bps is not None  # the one option chosen
+        proposed = node.propose_threshold(threshold_bps)
+    _report(proposed, as_json)
 
 
 @member.command("approve")
@@ -112,10 +113,11 @@ def propose_command(
 @with_node
 def approve_command(node: Node, target: Target, proposal_id: int, as_json: bool) -> None:
     """Approve proposal PROPOSAL_ID as this organisation (`proml consortium info` lists them)."""
-    _report(node.transport.post(f"/v1/proposals/{proposal_id}/approvals", {}), as_json)
+    _report(node.approve(proposal_id), as_json)
 
 
-def _report(view: dict[str, Any], as_json: bool) -> None:
+def _report(entry: Entry, as_json: bool) -> None:
+    view = entry.view
     if as_json:
         print_json(view)
     else:
@@ -133,36 +135,21 @@ def consortium() -> None:
 @with_node
 def info_command(node: Node, target: Target, as_json: bool) -> None:
     """The registry, the members, the approval threshold and the proposals."""
-    health = node.transport.get("/v1/health")
-    members = node.transport.get("/v1/members")
-    proposals = node.transport.get("/v1/proposals")
-    changes = [p for p in proposals if p["kind"] == "change_threshold" and p["executed"]]
-    threshold = changes[-1]["threshold_bps"] if changes else DEFAULT_THRESHOLD_BPS
-    active = sum(1 for m in members if m["status"] == "active")
-    # The contract executes a proposal when approvals * 10000 > active members * thresholdBps.
-    needed = active * threshold // 10000 + 1
-    info = {
-        "registry": health.get("registry"),
-        "org": health.get("org"),
-        "address": health.get("address"),
-        "chain_id": health.get("chain", {}).get("chain_id"),
-        "threshold_bps": threshold,
-        "active_members": active,
-        "approvals_needed": needed,
-        "members": members,
-        "proposals": proposals,
-    }
+    info = node.consortium()
     if as_json:
-        print_json(info)
+        print_json(info.to_dict())
         return
-    click.echo(f"registry   {info['registry']} (chain id {info['chain_id']})")
-    click.echo(f"this node  {info['org']} ({info['address']})")
-    click.echo(f"threshold  {threshold} bps: {needed} of {active} active members must approve")
+    click.echo(f"registry   {info.registry} (chain id {info.chain_id})")
+    click.echo(f"this node  {info.org} ({info.address})")
+    click.echo(
+        f"threshold  {info.threshold_bps} bps: {info.approvals_needed} of {info.active_members} active "
+        "members must approve"
+    )
     click.echo("")
-    click.echo(_member_rows(members))
-    if proposals:
+    click.echo(_member_rows(info.members))
+    if info.proposals:
         click.echo("")
-        click.echo(_proposal_rows(proposals))
+        click.echo(_proposal_rows(info.proposals))
 
 
 consortium.add_command(deploy_command)

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import NoReturn
 
 import click
 
-from proml.node.config import CONFIG_FILE_NAME, ConfigError, NodeConfig, render_config
-
-from .exit_codes import EXIT_USAGE
+from .needs import CONFIG_FILE_NAME, needs
+from .output import fail, json_option
 
 KEYSTORE_FILE_NAME = "keystore.json"
 
@@ -40,7 +38,7 @@ KEYSTORE_FILE_NAME = "keystore.json"
 @click.option(
     "--api-port", type=int, default=8701, show_default=True, help="The port the node's HTTP API binds."
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option
 def init_command(
     org: str,
     directory: Path,
@@ -52,12 +50,14 @@ def init_command(
     as_json: bool,
 ) -> None:
     """Create a new key for ORG (encrypted at rest) and a node configuration next to it."""
-    # The wallet needs eth-account, which only a node installs (the `node` extra).
-    from proml.node.clients import wallet
+    # The wallet needs eth-account, which only a node installs (proml-node).
+    with needs("proml-node"):
+        from proml.node.clients import wallet
+        from proml.node.config import ConfigError, NodeConfig, render_config
 
     config_path = directory / CONFIG_FILE_NAME
     if config_path.exists():
-        _fail(f"{config_path} exists already: use it as it is, or choose another --dir")
+        fail(f"{config_path} exists already: use it as it is, or choose another --dir")
     try:
         config = NodeConfig(
             org=org,
@@ -72,7 +72,7 @@ def init_command(
         passphrase = wallet.read_passphrase(config.passphrase_env, config.passphrase_file)
         address = wallet.create_keystore(directory / KEYSTORE_FILE_NAME, passphrase)
     except (ConfigError, wallet.WalletError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     config_path.write_text(render_config(config), encoding="utf-8")
     result = {
         "org": org,
@@ -89,8 +89,3 @@ def init_command(
         f"(the passphrase is not stored: keep it in {config.passphrase_env} or in a file)"
     )
     click.echo("Next: ask a member of the consortium to propose this address, or deploy a new consortium.")
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(f"Error: {message}", err=True)
-    raise SystemExit(EXIT_USAGE)

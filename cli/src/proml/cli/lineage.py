@@ -5,32 +5,30 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
 
 from proml.sdk import Node
+from proml.sdk.views import AssetSummary, Lineage
 
 from .connection import Target, with_node
-from .output import print_json, who
-
-Graph = dict[str, Any]
+from .output import print_json
 
 
-def _label(node: dict[str, Any]) -> str:
-    return f"{node['address']}  {node['kind']} {node['state']}  {who(node, 'owner_name', 'owner')}"
+def _label(node: AssetSummary) -> str:
+    return f"{node.address}  {node.kind} {node.state}  {node.owner_label}"
 
 
-def text_tree(graph: Graph) -> str:
+def text_tree(graph: Lineage) -> str:
     """The root, then what it derives from (upward) and what derives from it (downward), each edge marked
     with how it was declared. An asset reached twice is written in full once, then as `(see above)`."""
-    nodes = {n["address"]: n for n in graph["nodes"]}
+    nodes = {n.address: n for n in graph.nodes}
     parents: dict[str, list[tuple[str, str]]] = {}
     children: dict[str, list[tuple[str, str]]] = {}
-    for edge in graph["edges"]:
-        parents.setdefault(edge["to"], []).append((edge["from"], edge["via"]))
-        children.setdefault(edge["from"], []).append((edge["to"], edge["via"]))
-    root = graph["root"]
+    for edge in graph.edges:
+        parents.setdefault(edge.target, []).append((edge.source, edge.via))
+        children.setdefault(edge.source, []).append((edge.target, edge.via))
+    root = graph.root
     lines = [_label(nodes[root])]
 
     def walk(neighbours: dict[str, list[tuple[str, str]]], title: str) -> None:
@@ -65,20 +63,16 @@ def _dot_string(text: str) -> str:
     return f'"{escaped}"'
 
 
-def dot(graph: Graph) -> str:
+def dot(graph: Lineage) -> str:
     """Graphviz: edges from the source to what derives from it; inputs dashed, the root bold."""
     lines = ["digraph lineage {", "  rankdir=LR;", '  node [shape=box, fontname="monospace"];']
-    for node in graph["nodes"]:
-        label = _dot_string(
-            f"{node['kind']} {node['state']}\n{node['address']}\n{node.get('owner_name') or ''}"
-        )
-        style = ", style=bold" if node["address"] == graph["root"] else ""
-        lines.append(f"  {_dot_string(node['address'])} [label={label}{style}];")
-    for edge in graph["edges"]:
-        style = ", style=dashed" if edge["via"] == "input" else ""
-        lines.append(
-            f"  {_dot_string(edge['from'])} -> {_dot_string(edge['to'])} [label={edge['via']}{style}];"
-        )
+    for node in graph.nodes:
+        label = _dot_string(f"{node.kind} {node.state}\n{node.address}\n{node.owner_name or ''}")
+        style = ", style=bold" if node.address == graph.root else ""
+        lines.append(f"  {_dot_string(node.address)} [label={label}{style}];")
+    for edge in graph.edges:
+        style = ", style=dashed" if edge.via == "input" else ""
+        lines.append(f"  {_dot_string(edge.source)} -> {_dot_string(edge.target)} [label={edge.via}{style}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -104,18 +98,18 @@ def lineage_command(
     node: Node, target: Target, asset: str, dot_path: Path | None, json_target: str | None
 ) -> None:
     """ASSET's ancestors and descendants: a text tree on stdout; --dot and --json PATH write files."""
-    graph: Graph = node.transport.get(f"/v1/assets/{asset}/lineage")
+    graph = node.lineage(asset)
     as_json = json_target == "-"
     json_path = Path(json_target) if json_target and not as_json else None
-    writers: list[tuple[Path | None, Callable[[Graph], str]]] = [
+    writers: list[tuple[Path | None, Callable[[Lineage], str]]] = [
         (dot_path, dot),
-        (json_path, lambda g: json.dumps(g, indent=2) + "\n"),
+        (json_path, lambda g: json.dumps(g.to_dict(), indent=2) + "\n"),
     ]
     for path, render in writers:
         if path is not None:
             _write(path, render(graph))
     if as_json:
-        print_json(graph)
+        print_json(graph.to_dict())
     else:
         click.echo(text_tree(graph))
         for path, _ in writers:

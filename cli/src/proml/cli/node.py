@@ -6,36 +6,38 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING
 
 import click
 
-from proml.node.config import CONFIG_FILE_NAME, ConfigError, NodeConfig, load_config
+from proml.sdk import NodeUnavailable, ProMLError, node_status
 
 from .connection import Target, connection_options
-from .exit_codes import EXIT_CHECK_FAILED, EXIT_USAGE
+from .exit_codes import EXIT_CHECK_FAILED
+from .needs import DEFAULT_CONFIG, needs
+from .output import fail, json_option, print_json
+
+if TYPE_CHECKING:
+    from proml.node.config import NodeConfig
 
 CONFIG_OPTION = click.option(
     "--config",
     "config_path",
     type=click.Path(path_type=Path, dir_okay=False),
-    default=Path(".proml") / CONFIG_FILE_NAME,
+    default=DEFAULT_CONFIG,
     show_default=True,
     envvar="PROML_CONFIG",
     help="The node's TOML configuration (written by `proml init`).",
 )
 
 
-def fail_usage(message: str) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    raise SystemExit(EXIT_USAGE)
-
-
 def node_config(path: Path) -> NodeConfig:
+    with needs("proml-node"):
+        from proml.node.config import ConfigError, load_config
     try:
         return load_config(path)
     except ConfigError as exc:
-        fail_usage(str(exc))
+        fail(str(exc))
 
 
 @click.group("node")
@@ -52,15 +54,20 @@ def start(config_path: Path, log_level: str) -> None:
     """Serve the HTTP API and run the submitter and the index until stopped (Ctrl-C or SIGTERM)."""
     import sqlite3
 
-    import uvicorn
-
-    from proml.node.api.app import create_app
-    from proml.node.api.server import protocol_with_head_timeout
-    from proml.node.clients.chain import ChainClientError
-    from proml.node.clients.wallet import WalletError
-    from proml.node.composition import NodeSetupError
-    from proml.node.passphrase_handoff import HandoffError, received_passphrase, restart_without_passphrase
-    from proml.node.runtime import NodeRuntime
+    with needs("proml-node"):
+        from proml.node.api.app import create_app
+        from proml.node.api.server import protocol_with_head_timeout
+        from proml.node.clients.chain import ChainClientError
+        from proml.node.clients.wallet import WalletError
+        from proml.node.composition import NodeSetupError
+        from proml.node.config import ConfigError
+        from proml.node.passphrase_handoff import (
+            HandoffError,
+            received_passphrase,
+            restart_without_passphrase,
+        )
+        from proml.node.runtime import NodeRuntime
+    import uvicorn  # a dependency of proml-node
 
     config = node_config(config_path)
     # First of all: a passphrase in this process's environment would stay readable in /proc/PID/environ
@@ -69,7 +76,7 @@ def start(config_path: Path, log_level: str) -> None:
         restart_without_passphrase(config.passphrase_env, needed=config.passphrase_file is None)
         passphrase = received_passphrase()
     except HandoffError as exc:
-        fail_usage(str(exc))
+        fail(str(exc))
     _keep_files_private(config.data_dir)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _require_free_port(config.api_host, config.api_port)
@@ -79,7 +86,7 @@ def start(config_path: Path, log_level: str) -> None:
         # never sends anything.
         running.start_background()
     except (NodeSetupError, WalletError, ConfigError, ChainClientError, OSError, sqlite3.Error) as exc:
-        fail_usage(str(exc))
+        fail(str(exc))
     click.echo(
         f"node of {config.org} ({running.services.address}) on http://{config.api_host}:{config.api_port}"
     )
@@ -99,7 +106,7 @@ def start(config_path: Path, log_level: str) -> None:
         )
     except SystemExit as exc:  # uvicorn's own startup failure (it logged the reason on one line)
         if exc.code not in (0, None):
-            fail_usage(f"the API did not start on {config.api_host}:{config.api_port} (see the line above)")
+            fail(f"the API did not start on {config.api_host}:{config.api_port} (see the line above)")
         raise
 
 
@@ -113,7 +120,7 @@ def _keep_files_private(data_dir: Path) -> None:
         data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         data_dir.chmod(0o700)
     except OSError as exc:
-        fail_usage(f"node.data_dir {data_dir} cannot be made private: {exc.strerror or exc}")
+        fail(f"node.data_dir {data_dir} cannot be made private: {exc.strerror or exc}")
 
 
 def _require_free_port(host: str, port: int) -> None:
@@ -124,7 +131,7 @@ def _require_free_port(host: str, port: int) -> None:
         with socket.create_server((host, port)):
             pass
     except OSError as exc:
-        fail_usage(
+        fail(
             f"api.host:api.port {host}:{port} cannot be bound ({exc.strerror or exc}): is another node"
             " running there? Set api.port (or PROML_API_PORT) to a free port"
         )
@@ -132,22 +139,23 @@ def _require_free_port(host: str, port: int) -> None:
 
 @node.command("reindex")
 @CONFIG_OPTION
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option
 def reindex(config_path: Path, as_json: bool) -> None:
     """Drop the index and rebuild it from the chain (stop the node first)."""
     import sqlite3
 
-    from proml.node.clients.chain import ChainClientError
-    from proml.node.clients.wallet import WalletError
-    from proml.node.composition import NodeSetupError
-    from proml.node.runtime import NodeRuntime
+    with needs("proml-node"):
+        from proml.node.clients.chain import ChainClientError
+        from proml.node.clients.wallet import WalletError
+        from proml.node.composition import NodeSetupError
+        from proml.node.runtime import NodeRuntime
 
     config = node_config(config_path)
     try:
         running = NodeRuntime(config)
         events = running.services.index.reindex()
     except (NodeSetupError, WalletError, ChainClientError, OSError, sqlite3.Error) as exc:
-        fail_usage(str(exc))
+        fail(str(exc))
     result = {"events": events, "cursor": running.services.index.cursor}
     click.echo(
         json.dumps(result) if as_json else f"index rebuilt: {events} events up to block {result['cursor']}"
@@ -158,17 +166,18 @@ def reindex(config_path: Path, as_json: bool) -> None:
 @CONFIG_OPTION
 @click.option("--name", required=True, help="Who or what the key is for.")
 @click.option("--scopes", default="read", show_default=True, help="Comma-separated: read, write, admin.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option
 def create_key(config_path: Path, name: str, scopes: str, as_json: bool) -> None:
     """Create an API key; its secret is printed this once (the node keeps only a hash)."""
-    from proml.node.paths import Paths
-    from proml.node.services.api_keys import ApiKeyStore, UnknownScope, parse_scopes
+    with needs("proml-node"):
+        from proml.node.paths import Paths
+        from proml.node.services.api_keys import ApiKeyStore, UnknownScope, parse_scopes
 
     config = node_config(config_path)
     try:
         parsed = parse_scopes(scopes)
     except UnknownScope as exc:
-        fail_usage(str(exc))
+        fail(str(exc))
     key, secret = ApiKeyStore(Paths.of(config.data_dir).api_keys).create(name, parsed)
     if as_json:
         click.echo(json.dumps({"id": key.id, "name": key.name, "scopes": list(parsed), "key": secret}))
@@ -178,34 +187,25 @@ def create_key(config_path: Path, name: str, scopes: str, as_json: bool) -> None
 
 @node.command("status")
 @connection_options
-@click.option("--json", "as_json", is_flag=True, help="Print the node's health report as JSON.")
+@json_option
 def status(target: Target, as_json: bool) -> None:
     """Ask a running node how it is (GET /v1/health, no key needed). Exit 1 if its chain or IPFS is down."""
-    import httpx
-
     try:
-        response = httpx.get(f"{target.url}/v1/health", timeout=10.0, trust_env=False)
-        report: dict[str, Any] = response.json()
-    except httpx.HTTPError as exc:
-        reason = type(exc).__name__
-        fail_usage(f"no node answers at {target.url} ({reason}): start it with `proml node start`")
-    except ValueError:
-        fail_usage(f"{target.url} answered, but not with a ProML health report: is --node-url right?")
+        report = node_status(target.url)
+    except NodeUnavailable as exc:
+        if exc.reason is None:  # it answered, with an error of its own
+            fail(str(exc))
+        fail(f"no node answers at {target.url} ({exc.reason}): start it with `proml node start`")
+    except ProMLError:
+        fail(f"{target.url} answered, but not with a ProML health report: is --node-url right?")
     if as_json:
-        click.echo(json.dumps(report, indent=2))
+        print_json(report.to_dict())
     else:
-        chain, ipfs, index = report.get("chain", {}), report.get("ipfs", {}), report.get("index", {})
-        click.echo(
-            f"node      {report.get('org')} ({report.get('address')}) at {target.url}: {report['status']}"
-        )
-        click.echo(f"registry  {report.get('registry')}")
-        click.echo(
-            f"chain     {'ok, block ' + str(chain.get('block')) if chain.get('ok') else chain.get('error')}"
-        )
-        click.echo(
-            f"ipfs      {'ok, peer ' + str(ipfs.get('peer_id')) if ipfs.get('ok') else ipfs.get('error')}"
-        )
-        click.echo(f"index     cursor {index.get('cursor')}, lag {index.get('lag')}")
-        click.echo(f"outbox    {report.get('outbox', {}).get('depth')} waiting")
-    if report.get("status") != "ok":
+        click.echo(f"node      {report.org} ({report.address}) at {target.url}: {report.status}")
+        click.echo(f"registry  {report.registry}")
+        click.echo(f"chain     {'ok, block ' + str(report.block) if report.chain_ok else report.chain_error}")
+        click.echo(f"ipfs      {'ok, peer ' + str(report.peer_id) if report.ipfs_ok else report.ipfs_error}")
+        click.echo(f"index     cursor {report.index_cursor}, lag {report.index_lag}")
+        click.echo(f"outbox    {report.outbox_depth} waiting")
+    if not report.ok:
         raise SystemExit(EXIT_CHECK_FAILED)

@@ -24,5 +24,4 @@ def outbox() -> None:
 @with_node
 def show_command(node: Node, target: Target, ref: str, wait: bool, as_json: bool) -> None:
     """Where the write outbox:ID is: queued, submitted, included, final or failed."""
-    view = node.transport.get(f"/v1/outbox/{ref.removeprefix('outbox:')}")
-    report_entry(node, view, wait, as_json)
+    report_entry(node.entry(ref), wait, as_json)

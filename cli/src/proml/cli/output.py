@@ -1,14 +1,25 @@
-"""How commands print: JSON for scripts (`--json`), aligned tables and short lines for people."""
+"""How commands print: JSON for scripts (`--json`), aligned tables and short lines for people, and the
+one way a command ends on an error."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
+from proml.sdk.views import HistoryEntry
+
+from .exit_codes import EXIT_USAGE
+
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    """End the command with `Error: message` on stderr (no traceback) and `code` (a usage error)."""
+    click.echo(f"Error: {message}", err=True)
+    raise SystemExit(code)
 
 
 def print_json(data: Any) -> None:
@@ -34,32 +45,17 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     )
 
 
-def who(entry: dict[str, Any], name_key: str = "actor_name", address_key: str = "actor") -> str:
-    """An organisation as `Name (0xabc…)`, or its address when it is not a member."""
-    address = str(entry.get(address_key) or "-")
-    name = entry.get(name_key)
-    return f"{name} ({short(address)})" if name else address
-
-
-def short(address: str) -> str:
-    return address if len(address) < 14 else f"{address[:8]}…{address[-4:]}"
-
-
-def history_rows(history: Sequence[dict[str, Any]]) -> str:
+def history_rows(history: Sequence[HistoryEntry]) -> str:
     """An asset's history: seq, when, who, activity, from → to, accepted (with rollback details)."""
-    rows = []
-    for r in history:
-        activity = r["activity"]
-        if r.get("rollback"):
-            activity += f" to {r['rollback']['to_seq']}"
-        rows.append(
-            [
-                r["seq"],
-                r["timestamp"],
-                who(r),
-                activity,
-                f"{r['from_state']} → {r['to_state']}",
-                "yes" if r["accepted"] else "REJECTED",
-            ]
-        )
+    rows = [
+        [
+            r.seq,
+            r.timestamp,
+            r.actor_label,
+            f"{r.activity} to {r.rollback_to}" if r.rollback_to is not None else r.activity,
+            f"{r.from_state} → {r.to_state}",
+            "yes" if r.accepted else "REJECTED",
+        ]
+        for r in history
+    ]
     return table(["seq", "when", "who", "activity", "from → to", "accepted"], rows)

@@ -3,7 +3,7 @@
 It talks to a node over HTTP only: it imports neither FastAPI nor web3, and needs no chain of its own.
 """
 
-from .client import Activity, Asset, Node, Record, connect
+from .client import Activity, Asset, Entry, Node, Record, connect, node_status
 from .errors import (
     AuthenticationError,
     ConfigurationError,
@@ -15,24 +15,37 @@ from .errors import (
     RecordFailed,
     RequestRejected,
     TransitionRejected,
+    UnexpectedAnswer,
     WaitTimeout,
 )
+from .views import AssetDetails, AssetSummary, Consortium, Health, HistoryEntry, Lineage, Member, Proposal
 
 __all__ = [
     "Activity",
     "Asset",
+    "AssetDetails",
+    "AssetSummary",
     "AuthenticationError",
     "ConfigurationError",
+    "Consortium",
+    "Entry",
+    "Health",
+    "HistoryEntry",
+    "Lineage",
+    "Member",
     "Node",
     "NodeUnavailable",
     "NotAProMLNode",
     "NotFound",
     "PayloadMismatch",
     "ProMLError",
+    "Proposal",
     "Record",
     "RecordFailed",
     "RequestRejected",
     "TransitionRejected",
+    "UnexpectedAnswer",
     "WaitTimeout",
     "connect",
+    "node_status",
 ]

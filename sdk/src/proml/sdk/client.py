@@ -11,23 +11,36 @@ import os
 import time
 import traceback
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Literal, Self
 
-from proml.core.content.digest import digest_file
+from proml.core.content.digest import Hasher
 from proml.core.records import environment_snapshot, rfc3339
 
 from .errors import ConfigurationError, NotFound, TransitionRejected, WaitTimeout
 from .refusals import refused
-from .transport import Progress, Transport, Watch
+from .transport import Progress, Transport, Watch, chunks
+from .views import (
+    AssetDetails,
+    AssetSummary,
+    Consortium,
+    Health,
+    HistoryEntry,
+    Lineage,
+    Member,
+    Proposal,
+    parsed,
+    parsed_list,
+)
 
 # The digest an asset input carries when its content is not known here (a model not yet trained).
 NO_DIGEST = "sha256:" + "00" * 32
 WAIT_POLL = 0.1
 
 Value = Any  # an Asset, a path to a file, or an artifact mapping (name is added)
+AssetKindName = Literal["dataset", "model"]
 
 
 def connect(
@@ -43,6 +56,13 @@ def connect(
             "(`proml devnet status --json` shows both for a local consortium)"
         )
     return Node(Transport(url, api_key, timeout, watch=watch))
+
+
+def node_status(url: str, *, timeout: float = 10.0) -> Health:
+    """The health report of the node at `url`, which any client may read (no API key), also when the node
+    is degraded (see `Node.status`)."""
+    with Node(Transport(url, None, timeout)) as node:
+        return node.status()
 
 
 class Entry:
@@ -146,22 +166,19 @@ class Asset(Entry):
         started_at: str | None = None,
         idempotency_key: str | None = None,
     ) -> Record:
-        """Record an activity; returns once the node has durably accepted it."""
-        body = {
-            "activity": activity,
-            "inputs": [self._node.artifact(n, v, publish) for n, v in (inputs or {}).items()],
-            "outputs": [self._node.artifact(n, v, publish) for n, v in (outputs or {}).items()],
-            "parameters": dict(params or {}),
-            "metrics": dict(metrics or {}),
-            "environment": self._node.environment,
-            "notes": notes,
-            "started_at": started_at,
-            "ended_at": rfc3339(),
-        }
-        view = self._node.transport.post(
-            f"/v1/assets/{self.ref}/records", _without_none(body), idempotency_key=idempotency_key
+        """Record an activity; returns once the node has durably accepted it (see `Node.record`)."""
+        return self._node.record(
+            self,
+            activity,
+            inputs=inputs,
+            outputs=outputs,
+            params=params,
+            metrics=metrics,
+            notes=notes,
+            publish=publish,
+            started_at=started_at,
+            idempotency_key=idempotency_key,
         )
-        return Record(self._node, view)
 
     def activity(
         self,
@@ -175,7 +192,8 @@ class Asset(Entry):
         return Activity(self, activity, dict(inputs or {}), dict(params or {}), publish)
 
     def history(self) -> list[dict[str, Any]]:
-        """Every record of the asset on chain, as the node's index holds it."""
+        """Every record of the asset on chain, as the node's index holds it (as JSON; `Node.history` gives
+        the same as typed entries)."""
         history: list[dict[str, Any]] = self._node.transport.get(f"/v1/assets/{self.address}/history")
         return history
 
@@ -255,14 +273,56 @@ class Node:
         self.environment = environment_snapshot(packages, skip_missing=True).to_dict()
 
     def health(self) -> dict[str, Any]:
+        """The node's health report as JSON; a degraded node (its chain or IPFS down) is `NodeUnavailable`."""
         health: dict[str, Any] = self.transport.get("/v1/health")
         return health
+
+    def status(self) -> Health:
+        """The node's health report, typed; a degraded node's too (answered 503), with what fails."""
+        return parsed(Health.from_dict, self.transport.get_report("/v1/health", also=(503,)), "/v1/health")
 
     def upload(self, path: str | os.PathLike[str], *, progress: Progress | None = None) -> dict[str, Any]:
         """Put a file on the consortium's IPFS through the node (streamed); its digest, CID and size.
         `progress(n)` is called as each n bytes go."""
         stored: dict[str, Any] = self.transport.post_file("/v1/payloads", Path(path), progress=progress)
         return stored
+
+    def content(
+        self, path: str | os.PathLike[str], *, publish: bool = True, progress: Progress | None = None
+    ) -> dict[str, Any]:
+        """A file as a record names it: uploaded (`digest`, `cid`, `size`), or with publish=False only hashed
+        here (`digest`, `size`; nothing leaves the machine). `progress(n)` as each n bytes are read."""
+        if publish:
+            return self.upload(path, progress=progress)
+        hasher = Hasher()
+        for chunk in chunks(Path(path), progress):
+            hasher.update(chunk)
+        return {"digest": str(hasher.finish()), "size": hasher.size}
+
+    def register(
+        self,
+        kind: AssetKindName,
+        *,
+        name: str,
+        content: Mapping[str, Any] | None = None,
+        ancestors: Sequence[Asset | str] = (),
+        params: Mapping[str, Any] | None = None,
+        notes: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Asset:
+        """Register a dataset or a model whose content (if any) is already described: what `content`
+        returns, or `{"digest": ...}` alone. `register_dataset` and `register_model` do this from a file."""
+        body = {
+            "name": name,
+            "content": None if content is None else dict(content),
+            "ancestors": [a.ref if isinstance(a, Asset) else a for a in ancestors],
+            "parameters": dict(params or {}),
+            "environment": self.environment,
+            "notes": notes,
+        }
+        view = self.transport.post(f"/v1/{kind}s", _without_none(body), idempotency_key=idempotency_key)
+        digest = None if content is None else str(content["digest"])
+        return Asset(self, view, kind=kind, name=name, digest=digest)
 
     def register_dataset(
         self,
@@ -278,8 +338,15 @@ class Node:
     ) -> Asset:
         """Register a dataset from a file (uploaded unless publish=False: then only its digest is sent) or
         from a digest alone."""
-        return self._register(
-            "dataset", path, name, digest, publish, ancestors, params, notes, idempotency_key
+        content = self._content(path, digest, publish)
+        return self.register(
+            "dataset",
+            name=name,
+            content=content,
+            ancestors=ancestors,
+            params=params,
+            notes=notes,
+            idempotency_key=idempotency_key,
         )
 
     def register_model(
@@ -296,7 +363,16 @@ class Node:
     ) -> Asset:
         """Register a model, with the datasets and base models it derives from; its file is optional (a
         model is often registered before it is trained)."""
-        return self._register("model", path, name, digest, publish, ancestors, params, notes, idempotency_key)
+        content = self._content(path, digest, publish)
+        return self.register(
+            "model",
+            name=name,
+            content=content,
+            ancestors=ancestors,
+            params=params,
+            notes=notes,
+            idempotency_key=idempotency_key,
+        )
 
     def asset(self, address: str, *, timeout: float = 30.0) -> Asset:
         """An asset already on chain, by address, from the node's index: one another organisation has just
@@ -320,8 +396,7 @@ class Node:
         REJECTED_ONLY (only records the state machine refused hold it) or MISMATCH; `ok` is true only for
         OK. `matches` are the records that hold it, `recorded` every file recorded for the asset, each
         with who, when and `accepted`."""
-        address = asset.address if isinstance(asset, Asset) else asset
-        endpoint = f"/v1/assets/{address}/verify"
+        endpoint = f"/v1/assets/{_address(asset)}/verify"
         report: dict[str, Any] = self.transport.post_file(endpoint, Path(path), progress=progress)
         return report
 
@@ -332,8 +407,7 @@ class Node:
         actor's name against the member's), the hash chain against the head; with `payloads=True`, also
         every payload the documents name by CID, streamed from IPFS against its CID and digest
         (`payloads`, `payload_problems`), each within `payload_timeout` seconds."""
-        address = asset.address if isinstance(asset, Asset) else asset
-        endpoint = f"/v1/assets/{address}/verification"
+        endpoint = f"/v1/assets/{_address(asset)}/verification"
         if not payloads:
             report: dict[str, Any] = self.transport.get(endpoint)
             return report
@@ -342,40 +416,144 @@ class Node:
         )
         return checked
 
-    # -- helpers for the objects above ------------------------------------------------------------
+    def asset_ref(self, ref: str) -> Asset:
+        """An asset named by its address or by `outbox:<id>` (a registration not yet on chain), to record
+        or name as an input or an ancestor at once. An address is looked up in the node's index for its
+        kind (`NotFound` at once if it is not indexed); an outbox id is sent as it is, for the node to
+        resolve, with the kind `asset`."""
+        if ref.startswith("outbox:"):
+            view = {"id": ref.removeprefix("outbox:"), "ref": ref, "asset": None, "status": "unknown"}
+            return Asset(self, view, kind="asset", name="", digest=None)
+        return self.asset(ref, timeout=0)
 
-    def _register(
+    def record(
         self,
-        kind: str,
-        path: str | os.PathLike[str] | None,
-        name: str,
-        digest: str | None,
-        publish: bool,
-        ancestors: tuple[Asset | str, ...] | list[Asset | str],
-        params: Mapping[str, Any] | None,
-        notes: str | None,
-        idempotency_key: str | None,
-    ) -> Asset:
-        content = self._content(path, digest, publish)
+        asset: Asset | str,
+        activity: str,
+        *,
+        inputs: Mapping[str, Value] | None = None,
+        outputs: Mapping[str, Value] | None = None,
+        params: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, Any] | None = None,
+        notes: str | None = None,
+        publish: bool = True,
+        started_at: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Record:
+        """Record an activity on `asset` (an `Asset`, an address or `outbox:<id>`); returns once the node has
+        durably accepted it. Inputs and outputs map a name to an `Asset`, a file path (uploaded unless
+        publish=False) or an artifact mapping (`content` makes one of a file)."""
         body = {
-            "name": name,
-            "content": content,
-            "ancestors": [a.ref if isinstance(a, Asset) else a for a in ancestors],
+            "activity": activity,
+            "inputs": [self.artifact(n, v, publish) for n, v in (inputs or {}).items()],
+            "outputs": [self.artifact(n, v, publish) for n, v in (outputs or {}).items()],
             "parameters": dict(params or {}),
+            "metrics": dict(metrics or {}),
             "environment": self.environment,
             "notes": notes,
+            "started_at": started_at,
+            "ended_at": rfc3339(),
         }
-        view = self.transport.post(f"/v1/{kind}s", _without_none(body), idempotency_key=idempotency_key)
-        return Asset(self, view, kind=kind, name=name, digest=None if content is None else content["digest"])
+        view = self.transport.post(
+            f"/v1/assets/{_ref(asset)}/records", _without_none(body), idempotency_key=idempotency_key
+        )
+        return Record(self, view)
+
+    def rollback(
+        self, model: Asset | str, *, to_seq: int, reason: str, idempotency_key: str | None = None
+    ) -> Record:
+        """Return a model to the state it had after record `to_seq` (an earlier accepted record); the node
+        builds the proof, and the chain keeps `reason`."""
+        body = {"to_seq": to_seq, "reason": reason}
+        view = self.transport.post(
+            f"/v1/assets/{_ref(model)}/rollbacks", body, idempotency_key=idempotency_key
+        )
+        return Record(self, view)
+
+    def entry(self, ref: str) -> Record:
+        """A write this node acknowledged, by its outbox id (`outbox:<id>` or the id): where it is, and
+        `.wait()` to follow it to the chain."""
+        return Record(self, self.transport.get(f"/v1/outbox/{ref.removeprefix('outbox:')}"))
+
+    def asset_details(self, asset: Asset | str) -> AssetDetails:
+        """The asset's summary in the node's index, with its whole history."""
+        address = _address(asset)
+        return parsed(AssetDetails.from_dict, self.transport.get(f"/v1/assets/{address}"), address)
+
+    def assets(
+        self,
+        *,
+        kind: AssetKindName | None = None,
+        owner: str | None = None,
+        state: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[AssetSummary]:
+        """The registered assets in order of registration, `limit` of them from `offset`; only those of a
+        kind, an owner (an address) or a state if given."""
+        found = self.transport.get(
+            "/v1/assets", kind=kind, owner=owner, state=state, limit=limit, offset=offset or None
+        )
+        return parsed_list(AssetSummary.from_dict, found, "/v1/assets")
+
+    def history(self, asset: Asset | str) -> list[HistoryEntry]:
+        """Every record of the asset on chain, accepted or refused, as the node's index holds it."""
+        address = _address(asset)
+        return parsed_list(
+            HistoryEntry.from_dict, self.transport.get(f"/v1/assets/{address}/history"), address
+        )
+
+    def lineage(self, asset: Asset | str) -> Lineage:
+        """What the asset derives from and what derives from it, all the way."""
+        address = _address(asset)
+        return parsed(Lineage.from_dict, self.transport.get(f"/v1/assets/{address}/lineage"), address)
+
+    def members(self) -> list[Member]:
+        """Every organisation the consortium ever admitted, with its roles and status."""
+        return parsed_list(Member.from_dict, self.transport.get("/v1/members"), "/v1/members")
+
+    def proposals(self) -> list[Proposal]:
+        """Every governance proposal, executed or not, in order."""
+        return parsed_list(Proposal.from_dict, self.transport.get("/v1/proposals"), "/v1/proposals")
+
+    def consortium(self) -> Consortium:
+        """The consortium as this node sees it: registry, members, proposals, and how many approvals a
+        proposal needs now."""
+        health = self.health()
+        return Consortium.of(health, self.members(), self.proposals())
+
+    def propose_admission(self, account: str, *, name: str, roles: Sequence[str]) -> Entry:
+        """Propose admitting the organisation `account` as `name` with `roles` (data_admin, model_developer,
+        validator, auditor); proposing counts as this organisation's approval. Needs an admin key."""
+        return self._propose({"kind": "add_member", "account": account, "name": name, "roles": list(roles)})
+
+    def propose_suspension(self, account: str) -> Entry:
+        """Propose suspending the member `account`."""
+        return self._propose({"kind": "suspend_member", "account": account})
+
+    def propose_roles(self, account: str, *, roles: Sequence[str]) -> Entry:
+        """Propose giving the member `account` other `roles`."""
+        return self._propose({"kind": "change_roles", "account": account, "roles": list(roles)})
+
+    def propose_threshold(self, threshold_bps: int) -> Entry:
+        """Propose another approval threshold, in basis points of the active members (1..9999)."""
+        return self._propose({"kind": "change_threshold", "threshold_bps": threshold_bps})
+
+    def approve(self, proposal_id: int) -> Entry:
+        """Approve a proposal as this organisation (`proposals()` lists them). Needs an admin key."""
+        return Entry(self, self.transport.post(f"/v1/proposals/{proposal_id}/approvals", {}))
+
+    # -- helpers for the objects above ------------------------------------------------------------
+
+    def _propose(self, body: dict[str, Any]) -> Entry:
+        return Entry(self, self.transport.post("/v1/proposals", body))
 
     def _content(
         self, path: str | os.PathLike[str] | None, digest: str | None, publish: bool
     ) -> dict[str, Any] | None:
         if path is None:
             return None if digest is None else {"digest": digest}
-        if publish:
-            return self.upload(path)
-        return {"digest": str(digest_file(path)), "size": Path(path).stat().st_size}
+        return self.content(path, publish=publish)
 
     def artifact(self, name: str, value: Value, publish: bool) -> dict[str, Any]:
         """An input or output as the API takes it."""
@@ -408,6 +586,16 @@ def rejection(record: Mapping[str, Any]) -> TransitionRejected:
         state=state,
         allowed_activities=allowed,
     )
+
+
+def _ref(asset: Asset | str) -> str:
+    """How a write names the asset: its address, or its outbox id before it has one."""
+    return asset.ref if isinstance(asset, Asset) else asset
+
+
+def _address(asset: Asset | str) -> str:
+    """How a read names the asset: its address (waiting for an asset's registration if need be)."""
+    return asset.address if isinstance(asset, Asset) else asset
 
 
 def _check_deadline(deadline: float, message: str) -> None:

@@ -13,12 +13,22 @@ class ConfigurationError(ProMLError):
 
 
 class NodeUnavailable(ProMLError):
-    """The node does not answer (or answers 503: its chain or IPFS is down); retry later."""
+    """The node does not answer (or answers 503: its chain or IPFS is down); retry later. `reason` names
+    the connection's failure (`ConnectError`, `ReadTimeout`...) when nothing answered at all."""
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class NotAProMLNode(ProMLError):
     """Something answers at the URL, but not as a ProML node does (HTML, plain text, a redirect): the URL
     names another server."""
+
+
+class UnexpectedAnswer(ProMLError):
+    """The node answered with JSON that lacks what this SDK reads from it: a node of another ProML version,
+    or another JSON API."""
 
 
 class AuthenticationError(ProMLError):

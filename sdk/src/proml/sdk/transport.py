@@ -6,7 +6,7 @@ error: node/api/problems.py); anything else comes from another server, and says 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -54,12 +54,15 @@ def check_url(url: str) -> str:
 
 
 class Transport:
-    def __init__(self, url: str, api_key: str, timeout: float = 60.0, *, watch: Watch | None = None) -> None:
+    def __init__(
+        self, url: str, api_key: str | None, timeout: float = 60.0, *, watch: Watch | None = None
+    ) -> None:
+        """Without an API key, only what a node serves to anyone can be read (its health)."""
         self.url = check_url(url)
         self.watch = watch
         self._http = httpx.Client(
             base_url=self.url,
-            headers={"Authorization": f"Bearer {api_key}"},
+            headers={"Authorization": f"Bearer {api_key}"} if api_key is not None else {},
             timeout=timeout,
             trust_env=False,
         )
@@ -69,6 +72,11 @@ class Transport:
 
     def get(self, path: str, **params: Any) -> Any:
         return self._send("GET", path, params={k: v for k, v in params.items() if v is not None})
+
+    def get_report(self, path: str, *, also: Collection[int]) -> Any:
+        """A GET whose answer is a report with the statuses in `also` too (the health report is answered
+        503 when the node is degraded): its JSON, not an error."""
+        return self._send("GET", path, reports=also)
 
     def get_unhurried(self, path: str, **params: Any) -> Any:
         """A GET the node may take long to answer (it streams payloads to check them first): no read
@@ -86,13 +94,13 @@ class Transport:
         return self._send(
             "POST",
             path,
-            content=_chunks(file, progress),
+            content=chunks(file, progress),
             params=params,
             headers={"Content-Type": "application/octet-stream"},
             timeout=UPLOAD_TIMEOUT,
         )
 
-    def _send(self, method: str, path: str, **kwargs: Any) -> Any:
+    def _send(self, method: str, path: str, *, reports: Collection[int] = (), **kwargs: Any) -> Any:
         if self.watch is not None:
             self.watch.sending(method, path)
         try:
@@ -100,12 +108,13 @@ class Transport:
         except httpx.TransportError as exc:
             raise NodeUnavailable(
                 f"the ProML node at {self.url} does not answer ({type(exc).__name__}): is it running? "
-                "Check PROML_NODE_URL, or `proml devnet status`"
+                "Check PROML_NODE_URL, or `proml devnet status`",
+                reason=type(exc).__name__,
             ) from None
         body = self._body(method, path, response)
         if self.watch is not None:
             self.watch.answered(method, path, body if response.is_success else None)
-        if not response.is_success:
+        if not response.is_success and response.status_code not in reports:
             raise _error(self.url, response, body if isinstance(body, dict) else {})
         return body
 
@@ -122,7 +131,8 @@ class Transport:
         raise _not_a_node(self.url, method, path, response, media)
 
 
-def _chunks(file: Path, progress: Progress | None) -> Iterator[bytes]:
+def chunks(file: Path, progress: Progress | None) -> Iterator[bytes]:
+    """The file's bytes, read a chunk at a time; `progress(n)` after each chunk of n bytes."""
     with open(file, "rb") as stream:
         while chunk := stream.read(UPLOAD_CHUNK):
             if progress is not None:

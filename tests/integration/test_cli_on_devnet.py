@@ -186,19 +186,6 @@ def test_usage_and_connection_errors_exit_2(orgs: list[dict[str, Any]], tmp_path
     assert by_config.exit_code == 0, by_config.output
 
 
-def test_a_deploy_after_a_retraining_without_validation_is_a_gap() -> None:
-    from proml.cli.audit_checks import gaps
-
-    def record(seq: int, activity: str, accepted: bool = True) -> dict[str, Any]:
-        return {"seq": seq, "activity": activity, "accepted": accepted, "actor": "0x1", "actor_name": "A",
-                "timestamp": "t"}  # fmt: skip
-
-    steps = ["register", "train", "evaluate", "validate", "deploy", "train", "rollback", "deploy"]
-    history = [record(i, a) for i, a in enumerate(steps)]
-    model = {"address": "0xM", "kind": "model", "history": history, "verification": {}, "payloads": []}
-    assert [(g["gap"], g["seq"]) for g in gaps([model], [])] == [("deployed_without_validation", 7)]
-
-
 def test_list_and_show(orgs: list[dict[str, Any]], tmp_path: Path) -> None:
     c = orgs[2]
     data = run_json(c, "dataset", "register", str(write(tmp_path / "l.csv")), "--name", "listed", "--wait")
