@@ -1,6 +1,7 @@
-"""GovernanceService (node/services/governance.py): what a proposal or an approval stores in the outbox, and
-what it refuses. The outbox is the real one, in a temporary folder; what is stored is checked against the
-registry's ABI, as the submitter encodes it. The contract's own governance is in tests/contracts/."""
+"""GovernanceService (`proml.node.services.governance`): what a proposal or an approval stores in the
+outbox, and what it refuses. The outbox is the real one, in a temporary folder; what is stored is checked
+against the registry's ABI, as the submitter encodes it. The contract's own governance is in
+tests/contracts/."""
 
 from __future__ import annotations
 

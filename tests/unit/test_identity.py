@@ -1,5 +1,6 @@
-"""ActorName (node/services/identity.py): the name a node's documents give their actor. The index and the
-chain are fakes at their boundary: the index's member names, and the registry's `member(address)` call."""
+"""ActorName (`proml.node.services.identity`): the name a node's documents give their actor. The index
+and the chain are fakes at their boundary: the index's member names, and the registry's `member(address)`
+call."""
 
 from __future__ import annotations
 

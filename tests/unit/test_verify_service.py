@@ -1,4 +1,4 @@
-"""node/services/verify.py: what verification concludes, and VerifyService over its boundaries.
+"""`proml.node.services.verify`: what verification concludes, and VerifyService over its boundaries.
 
 The service's neighbours are fakes at their boundary: the index's answers for one asset (`Ledger`, in
 place of the Query), the asset's `head()` on chain (`Chain`, in place of the blockchain provider) and the
