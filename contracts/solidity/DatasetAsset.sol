@@ -12,11 +12,17 @@ import {Activity, AssetKind} from "./ProvenanceTypes.sol";
  * shows the full table.
  */
 contract DatasetAsset is ProvenanceAsset {
+    /// @notice State: registered, nothing recorded since.
     uint8 public constant REGISTERED = 0;
+    /// @notice State: raw data collected.
     uint8 public constant COLLECTED = 1;
+    /// @notice State: labelled.
     uint8 public constant LABELLED = 2;
+    /// @notice State: preprocessed (cleaned, split, transformed).
     uint8 public constant PREPROCESSED = 3;
+    /// @notice State: its payload published.
     uint8 public constant PUBLISHED = 4;
+    /// @notice State: must no longer be used. Final.
     uint8 public constant DEPRECATED = 5;
 
     uint256 private constant FROM_COLLECTED_ON = (1 << COLLECTED) | (1 << LABELLED) | (1 << PREPROCESSED) | (1 << PUBLISHED);

@@ -14,14 +14,23 @@ import {Activity, AnchorPhase, AssetKind, RecordProof} from "./ProvenanceTypes.s
  * Merkle root before or after training. docs/contracts.md shows the full table.
  */
 contract ModelAsset is ProvenanceAsset {
+    /// @notice State: registered, nothing recorded since.
     uint8 public constant REGISTERED = 0;
+    /// @notice State: training data selected (ML2-1).
     uint8 public constant DATA_SELECTED = 1;
+    /// @notice State: selected data preprocessed (ML2-2).
     uint8 public constant PREPROCESSED = 2;
+    /// @notice State: features engineered (ML2-3).
     uint8 public constant FEATURES_ENGINEERED = 3;
+    /// @notice State: trained (ML2-4).
     uint8 public constant TRAINED = 4;
+    /// @notice State: evaluated (ML2-5).
     uint8 public constant EVALUATED = 5;
+    /// @notice State: validated by a VALIDATOR (ML2-6).
     uint8 public constant VALIDATED = 6;
+    /// @notice State: deployed (ML2-7); needs a validation first.
     uint8 public constant DEPLOYED = 7;
+    /// @notice State: out of service. Final, except for a rollback.
     uint8 public constant RETIRED = 8;
 
     /**

@@ -15,12 +15,17 @@ import {ALL_ROLES, MemberStatus, ProposalKind} from "./ProvenanceTypes.sol";
  * @dev The registry (`ProML`) inherits this and checks its callers with `_checkRole`.
  */
 abstract contract ProMLGovernance is IProMLMembers, IProMLErrors {
+    /// @notice An organisation: whether it may act, what it may do, and its name.
     struct Member {
         MemberStatus status;
         uint8 roles;
         string name;
     }
 
+    /**
+     * @notice A proposed change. `target` is the member concerned (zero for a threshold change); `name`
+     * and `roles` are used by AddMember and ChangeRoles, `thresholdBps` by ChangeThreshold.
+     */
     struct Proposal {
         ProposalKind kind;
         bool executed;

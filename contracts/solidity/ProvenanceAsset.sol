@@ -95,6 +95,7 @@ abstract contract ProvenanceAsset is IProMLErrors {
         _chain = MAX_RECORDS;
     }
 
+    /// @dev Only the registry that created this asset.
     modifier onlyRegistry() {
         if (msg.sender != registry) revert NotRegistry(msg.sender);
         _;
