@@ -13,8 +13,8 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.logs import DISCARD
 
-from proml.contracts.chain import Record
 from proml.contracts.errors import ContractRevert
+from proml.contracts.hash_chain import Record
 from proml.core.workflow import ALL_ROLES, ROLE_ACTIVITIES, TRANSITIONS, Activity, AssetKind, Role
 
 from .deployment import dataset_at, deploy_registry, model_at, transact

@@ -1,7 +1,7 @@
 """Each asset function's state change and the fields of the events it emits.
 
 Datasets are owned by B, models by C; validation is sent by V. Expected records are written out in
-full as `proml.contracts.chain.Record` values and compared with the decoded events.
+full as `proml.contracts.hash_chain.Record` values and compared with the decoded events.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from web3.exceptions import ContractLogicError
 from web3.logs import DISCARD
 from web3.types import TxReceipt
 
-from proml.contracts.chain import ZERO_HEAD, Record, next_head, rollback_proof
 from proml.contracts.errors import ContractRevert
+from proml.contracts.hash_chain import ZERO_HEAD, Record, next_head, rollback_proof
 from proml.core.workflow import (
     TRANSITIONS,
     Activity,

@@ -10,7 +10,6 @@ from eth_utils.crypto import keccak
 from web3.contract import Contract
 from web3.logs import DISCARD
 
-from proml.contracts.chain import Record, rollback_proof
 from proml.contracts.events import (
     ASSET_TOPICS,
     EVENT_TOPICS,
@@ -36,6 +35,7 @@ from proml.contracts.events import (
     event_fields,
     topic_of,
 )
+from proml.contracts.hash_chain import Record, rollback_proof
 from proml.core.workflow import Activity, AssetKind, Role
 
 from .consortium import Consortium, cid_for, random_digest

@@ -21,7 +21,7 @@ from web3.contract import Contract
 from web3.logs import DISCARD
 from web3.types import TxReceipt
 
-from proml.contracts.chain import (
+from proml.contracts.hash_chain import (
     ZERO_HEAD,
     Record,
     check_chain,

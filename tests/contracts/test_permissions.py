@@ -11,7 +11,7 @@ from typing import Any
 
 from web3.contract import Contract
 
-from proml.contracts.chain import rollback_proof
+from proml.contracts.hash_chain import rollback_proof
 from proml.core.workflow import ALL_ROLES, Activity, DatasetState, MemberStatus, ModelState, Role
 
 from .consortium import Consortium, cid_for, event_log, random_digest, reverts

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from proml.contracts.chain import check_chain, rollback_proof
+from proml.contracts.hash_chain import check_chain, rollback_proof
 from proml.core.workflow import ModelState
 
 from .consortium import Consortium, random_digest

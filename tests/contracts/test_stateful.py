@@ -1,7 +1,7 @@
 """Random activity sequences from several organisations, against the contracts and a small Python model.
 
 The model knows, per asset, its kind, owner, contributors, state and the records it expects (from
-which it computes the head with `proml.contracts.chain`), and per organisation its status and roles.
+which it computes the head with `proml.contracts.hash_chain`), and per organisation its status and roles.
 It predicts every call: a revert with a named error and its arguments and nothing changed, or the
 records appended, their accepted flags from `proml.core.workflow.next_state` (as returned by
 the call and as emitted), and every field of every ProvenanceRecorded event. After every step each
@@ -38,8 +38,8 @@ from web3.contract.contract import ContractFunction
 from web3.logs import DISCARD
 from web3.types import TxParams, TxReceipt
 
-from proml.contracts.chain import ZERO_HEAD, Record, next_head, record_hash, rollback_proof
 from proml.contracts.errors import ContractRevert
+from proml.contracts.hash_chain import ZERO_HEAD, Record, next_head, record_hash, rollback_proof
 from proml.core.workflow import (
     ALL_ROLES,
     REGISTRATION_ROLES,

@@ -16,8 +16,8 @@ from web3 import Web3
 
 import proml.node.services.index as index_module
 from proml.contracts.artifacts import load_artifact
-from proml.contracts.chain import check_chain, rollback_proof
 from proml.contracts.events import AssetRegistered, ProvenanceRecorded, decode_log
+from proml.contracts.hash_chain import check_chain, rollback_proof
 from proml.core.workflow import Activity, AssetKind, Role
 from proml.node.clients.chain import Receipt
 from proml.node.providers.blockchain import BlockchainProvider

@@ -19,7 +19,7 @@ from eth_abi.abi import encode
 
 from proml.contracts import calls
 from proml.contracts.addresses import checksum
-from proml.contracts.chain import Record, recompute_head
+from proml.contracts.hash_chain import Record, recompute_head
 from proml.core.content.cid import CID, cid_of_bytes
 from proml.core.content.digest import ContentDigest
 from proml.core.records import SCHEMA, Actor, Artifact, Environment, RecordDocument

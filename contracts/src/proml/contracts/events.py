@@ -20,7 +20,7 @@ from eth_utils.crypto import keccak
 
 from .addresses import checksum
 from .artifacts import load_artifact
-from .chain import Record
+from .hash_chain import Record
 
 
 class AnchorPhase(IntEnum):

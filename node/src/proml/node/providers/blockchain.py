@@ -51,10 +51,6 @@ class ReceiptTimeout(BlockchainProviderError, TimeoutError):
     """No receipt with enough confirmations arrived in time."""
 
 
-class ChainIdMismatch(BlockchainProviderError):
-    """The endpoint serves another chain than the one configured."""
-
-
 @dataclass(frozen=True)
 class Fees:
     """Either EIP-1559 fees (`max_fee_per_gas` and `max_priority_fee_per_gas`) or a legacy `gas_price`."""
@@ -269,12 +265,6 @@ class BlockchainProvider:
         if self.signer is None:
             raise BlockchainProviderError("this provider only reads the chain: it has no key to sign with")
         return self.signer
-
-    def check_chain(self) -> None:
-        """Raise `ChainIdMismatch` unless the endpoint serves the configured chain."""
-        actual = self._retry(self.client.chain_id)
-        if actual != self.chain_id:
-            raise ChainIdMismatch(f"{self.client.url} serves chain {actual}, not {self.chain_id}")
 
     # -- retries ----------------------------------------------------------------------------------
 

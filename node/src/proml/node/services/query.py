@@ -17,8 +17,8 @@ from enum import IntEnum
 from typing import Any
 
 from proml.contracts import addresses, calls
-from proml.contracts.chain import Record
 from proml.contracts.events import AnchorPhase
+from proml.contracts.hash_chain import Record
 from proml.core.content.cid import CID
 from proml.core.records import rfc3339
 from proml.core.workflow import (

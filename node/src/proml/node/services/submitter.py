@@ -24,9 +24,9 @@ from typing import Any
 
 from proml.contracts import calls
 from proml.contracts.calls import ActivityCall
-from proml.contracts.chain import ProofError, Record, rollback_proof
 from proml.contracts.errors import ContractRevert
 from proml.contracts.events import AssetRegistered, ProposalCreated, ProvenanceRecorded, decode_log
+from proml.contracts.hash_chain import ProofError, Record, rollback_proof
 from proml.core.content.cid import CID
 from proml.core.content.digest import ContentDigest
 from proml.core.records import RecordDocument, RecordDocumentError

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from proml.contracts import calls
-from proml.contracts.chain import check_chain
+from proml.contracts.hash_chain import check_chain
 from proml.core.content.cid import CID
 from proml.core.content.digest import ContentDigest, Hasher
 from proml.core.records import MAX_DOCUMENT_BYTES, Artifact, RecordDocument, RecordDocumentError
