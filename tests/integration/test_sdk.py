@@ -12,12 +12,14 @@ import httpx
 import pytest
 
 from proml import sdk
+from proml.core.content.digest import digest_bytes
 from proml.devnet.processes import free_port
 from proml.sdk import (
     AuthenticationError,
     ConfigurationError,
     Node,
     NodeUnavailable,
+    PayloadMismatch,
     RequestRejected,
     TransitionRejected,
 )
@@ -192,3 +194,17 @@ def test_an_audit_runs_from_a_script(node: Node, tmp_path: Path) -> None:
     assert {a.address for a in report.assets} == {data.address, model.address}
     assert [(p.where, p.available) for a in report.assets for p in a.payloads] == [("content", True)]
     assert report.to_dict()["assets"][0]["verification"]["result"] == "OK"
+
+
+def test_a_payload_downloads_whole_and_one_that_is_not_as_recorded_writes_nothing(
+    node: Node, tmp_path: Path
+) -> None:
+    content = os.urandom(50_000)
+    stored = node.upload(write(tmp_path / "sent.bin", content))
+    seen: list[int] = []
+    back = node.download(stored["cid"], tmp_path / "back.bin", digest=stored["digest"], progress=seen.append)
+    assert back.read_bytes() == content and sum(seen) == len(content)
+    other = str(digest_bytes(b"something else"))
+    with pytest.raises(PayloadMismatch):
+        node.download(stored["cid"], tmp_path / "wrong.bin", digest=other)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["back.bin", "sent.bin"]

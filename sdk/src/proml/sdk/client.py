@@ -287,6 +287,20 @@ class Node:
         stored: dict[str, Any] = self.transport.post_file("/v1/payloads", Path(path), progress=progress)
         return stored
 
+    def download(
+        self,
+        cid: str,
+        path: str | os.PathLike[str],
+        *,
+        digest: str | None = None,
+        progress: Progress | None = None,
+    ) -> Path:
+        """Fetch a payload from the consortium's IPFS through the node into `path` (streamed): the node
+        checks its CID, and `digest` (as a record names it) if given, before it sends the first byte, so a
+        payload that is not what was recorded is `PayloadMismatch` and no file is written."""
+        target = Path(path)
+        return self.transport.get_file(f"/v1/payloads/{cid}", target, progress=progress, digest=digest)
+
     def content(
         self, path: str | os.PathLike[str], *, publish: bool = True, progress: Progress | None = None
     ) -> dict[str, Any]:

@@ -24,7 +24,8 @@ from .errors import (
 )
 
 UPLOAD_CHUNK = 1 << 20
-# The node answers an upload once IPFS holds all of it: a large file may take a while after its last byte.
+# The node answers an upload once IPFS holds all of it: a large file may take a while after its last byte;
+# a download, once its IPFS daemon has found the payload and checked its start.
 UPLOAD_TIMEOUT = httpx.Timeout(60.0, read=600.0)
 UNHURRIED_TIMEOUT = httpx.Timeout(60.0, read=None)
 JSON_MEDIA_TYPES = frozenset({"application/json", "application/problem+json"})
@@ -100,17 +101,44 @@ class Transport:
             timeout=UPLOAD_TIMEOUT,
         )
 
+    def get_file(self, path: str, target: Path, *, progress: Progress | None = None, **params: Any) -> Path:
+        """GET a file into `target`, streamed (never held whole; `progress(n)` after each n bytes written).
+        The file appears whole or not at all: it is written beside `target`, then renamed. An error is the
+        node's problem+json, raised as every other call raises it."""
+        if self.watch is not None:
+            self.watch.sending("GET", path)
+        partial = target.with_name(f".{target.name}.partial")
+        params = {k: v for k, v in params.items() if v is not None}
+        try:
+            with self._http.stream("GET", path, params=params, timeout=UPLOAD_TIMEOUT) as response:
+                media = response.headers.get("content-type", "").partition(";")[0].strip().lower()
+                if not response.is_success:
+                    response.read()
+                    body = self._body("GET", path, response)
+                    raise _error(self.url, response, body if isinstance(body, dict) else {})
+                if media != "application/octet-stream":
+                    raise _not_a_node(self.url, "GET", path, response, media)
+                with open(partial, "wb") as out:
+                    for chunk in response.iter_bytes(UPLOAD_CHUNK):
+                        out.write(chunk)
+                        if progress is not None:
+                            progress(len(chunk))
+            partial.replace(target)
+        except httpx.TransportError as exc:
+            raise _unavailable(self.url, exc) from None
+        finally:
+            partial.unlink(missing_ok=True)
+        if self.watch is not None:
+            self.watch.answered("GET", path, None)
+        return target
+
     def _send(self, method: str, path: str, *, reports: Collection[int] = (), **kwargs: Any) -> Any:
         if self.watch is not None:
             self.watch.sending(method, path)
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
-            raise NodeUnavailable(
-                f"the ProML node at {self.url} does not answer ({type(exc).__name__}): is it running? "
-                "Check PROML_NODE_URL, or `proml devnet status`",
-                reason=type(exc).__name__,
-            ) from None
+            raise _unavailable(self.url, exc) from None
         body = self._body(method, path, response)
         if self.watch is not None:
             self.watch.answered(method, path, body if response.is_success else None)
@@ -138,6 +166,14 @@ def chunks(file: Path, progress: Progress | None) -> Iterator[bytes]:
             if progress is not None:
                 progress(len(chunk))
             yield chunk
+
+
+def _unavailable(url: str, exc: httpx.TransportError) -> NodeUnavailable:
+    return NodeUnavailable(
+        f"the ProML node at {url} does not answer ({type(exc).__name__}): is it running? "
+        "Check PROML_NODE_URL, or `proml devnet status`",
+        reason=type(exc).__name__,
+    )
 
 
 def _not_a_node(url: str, method: str, path: str, response: httpx.Response, media: str) -> NotAProMLNode:
