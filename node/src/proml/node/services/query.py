@@ -317,7 +317,7 @@ WHERE r.asset = ? AND r.seq >= ? ORDER BY r.seq
 """
 
 
-# A member re-admitted after a removal may have a new name: a record is signed under the name of the
+# A member re-admitted after a suspension may have a new name: a record is signed under the name of the
 # member's last admission before it, in chain order.
 _ACTOR_NAMES_SQL = """
 SELECT r.seq, (
