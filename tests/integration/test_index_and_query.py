@@ -23,7 +23,7 @@ from proml.node.clients.chain import Receipt
 from proml.node.providers.blockchain import BlockchainProvider
 from proml.node.providers.signer import Signer
 from proml.node.services.index import Index
-from proml.node.services.query import InvalidQuery, Query, UnknownAsset
+from proml.node.services.query import InvalidQuery, Query, UnindexedAsset
 from tests.integration.anvil import Anvil, anvil_fixture  # noqa: F401  (fixture)
 
 CID_PREFIX = bytes.fromhex("01551220")  # CIDv1, raw, sha2-256
@@ -252,7 +252,7 @@ def test_index_and_query_a_consortium(world: World, index: Index, tmp_path: Path
     # The records rebuild the hash chain to the head on chain.
     for asset in (scenario.d1, scenario.model, scenario.d3):
         assert check_chain(query.records(asset), world.head(asset)).ok
-    with pytest.raises(UnknownAsset):
+    with pytest.raises(UnindexedAsset):
         query.history("0x" + "12" * 20)
 
     # Lineage: declared ancestors and assets named among the inputs, both ways.

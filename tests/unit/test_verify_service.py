@@ -26,7 +26,7 @@ from proml.core.records import SCHEMA, Actor, Artifact, Environment, RecordDocum
 from proml.core.workflow import Activity
 from proml.node.clients.ipfs import IpfsError
 from proml.node.providers.storage import StorageProvider
-from proml.node.services.query import UnknownAsset
+from proml.node.services.query import UnindexedAsset
 from proml.node.services.verify import (
     MAX_DOCUMENT,
     VerifyService,
@@ -452,9 +452,9 @@ def test_a_payload_ipfs_does_not_have_is_named() -> None:
 
 def test_an_asset_this_node_has_not_indexed_is_unknown() -> None:
     world = World()
-    with pytest.raises(UnknownAsset, match="not an asset this node has indexed"):
+    with pytest.raises(UnindexedAsset, match="not an asset this node has indexed"):
         asyncio.run(world.service.verify_history("0x" + "12" * 20))
-    with pytest.raises(UnknownAsset):
+    with pytest.raises(UnindexedAsset):
         world.service.verify_file("0x" + "12" * 20, {})
 
 

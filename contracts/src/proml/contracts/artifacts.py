@@ -24,7 +24,7 @@ class ArtifactNotFound(LookupError):
 
 
 @dataclass(frozen=True)
-class Artifact:
+class CompiledContract:
     """What a client needs of one compiled contract."""
 
     name: str
@@ -35,13 +35,13 @@ class Artifact:
 
 
 @cache
-def load_artifact(name: str) -> Artifact:
+def load_artifact(name: str) -> CompiledContract:
     """The artifact of contract `name`, e.g. ``load_artifact("ProML")``."""
     if name not in CONTRACT_NAMES:
         raise ArtifactNotFound(f"no artifact named {name!r}; known: {', '.join(CONTRACT_NAMES)}")
     text = resources.files(__package__).joinpath("artifacts", f"{name}.json").read_text(encoding="utf-8")
     raw = json.loads(text)
-    return Artifact(
+    return CompiledContract(
         name=name,
         abi=raw["abi"],
         bytecode=raw["bytecode"],

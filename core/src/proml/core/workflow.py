@@ -40,6 +40,10 @@ class AssetKind(IntEnum):
     MODEL = 2
 
 
+# The names that requests, record payloads and the index give the two kinds of asset.
+ASSET_KINDS: dict[str, AssetKind] = {"dataset": AssetKind.DATASET, "model": AssetKind.MODEL}
+
+
 class MemberStatus(IntEnum):
     NONE = 0
     ACTIVE = 1

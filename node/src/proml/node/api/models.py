@@ -110,7 +110,10 @@ class Content(_Strict):
     size: ByteCount | None = None
 
 
-class Artifact(_Strict):
+class RequestArtifact(_Strict):
+    """An input or output as a record request names it; the record document holds it as a
+    `proml.core.records.Artifact`."""
+
     name: Name
     kind: Annotated[str, StringConstraints(min_length=1, max_length=MAX_KIND)]
     digest: Digest
@@ -161,8 +164,8 @@ class ModelRegistration(RegistrationRequest):
 
 class RecordRequest(_Described):
     activity: RecordActivity
-    inputs: list[Artifact] = Field(default_factory=list, max_length=MAX_ITEMS)
-    outputs: list[Artifact] = Field(default_factory=list, max_length=MAX_ITEMS)
+    inputs: list[RequestArtifact] = Field(default_factory=list, max_length=MAX_ITEMS)
+    outputs: list[RequestArtifact] = Field(default_factory=list, max_length=MAX_ITEMS)
 
 
 class KeyRequest(_Strict):

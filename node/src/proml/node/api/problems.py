@@ -24,8 +24,7 @@ from ..providers.storage import DigestMismatch, PayloadMismatch
 from ..services.api_keys import UnknownScope
 from ..services.capture import CaptureError, UnknownAsset
 from ..services.outbox import IdempotencyConflict, UnknownEntry
-from ..services.query import InvalidQuery
-from ..services.query import UnknownAsset as UnindexedAsset
+from ..services.query import InvalidQuery, UnindexedAsset
 from .models import PATTERN_MEANINGS
 
 log = logging.getLogger(__name__)

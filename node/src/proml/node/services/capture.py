@@ -17,12 +17,11 @@ from typing import Any
 
 from proml.contracts import addresses
 from proml.core.records import SCHEMA, RecordDocument, RecordDocumentError, rfc3339
-from proml.core.workflow import TRANSITIONS, Activity, AssetKind
+from proml.core.workflow import ASSET_KINDS, TRANSITIONS, Activity, AssetKind
 
 from .outbox import Outbox, OutboxEntry, UnknownEntry
 from .outbox_entries import (
     ANCHOR,
-    ASSET_KINDS,
     PHASES,
     RECORD,
     REF_PATTERN,

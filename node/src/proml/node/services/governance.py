@@ -13,7 +13,7 @@ from .capture import CaptureError
 from .outbox import Outbox, OutboxEntry
 from .outbox_entries import GOVERNANCE
 
-KINDS = ("add_member", "suspend_member", "change_roles", "change_threshold")
+PROPOSAL_KINDS = ("add_member", "suspend_member", "change_roles", "change_threshold")
 BPS = 10_000
 
 
@@ -48,8 +48,10 @@ class GovernanceService:
 
 def _call(proposal: Proposal) -> tuple[str, list[object]]:
     """The registry function and its arguments, once the proposal has what its kind needs."""
-    if proposal.kind not in KINDS:
-        raise CaptureError("kind", f"{proposal.kind!r} is not a proposal kind: use {', '.join(KINDS)}")
+    if proposal.kind not in PROPOSAL_KINDS:
+        raise CaptureError(
+            "kind", f"{proposal.kind!r} is not a proposal kind: use {', '.join(PROPOSAL_KINDS)}"
+        )
     if proposal.kind == "change_threshold":
         bps = proposal.threshold_bps
         if bps is None or not 0 < bps <= BPS:

@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from proml.contracts.events import AnchorPhase
-from proml.core.workflow import AssetKind
 
 # The kinds of entries. A registration goes alone; records that wait together share one transaction.
 REGISTER = "register"
@@ -22,8 +21,7 @@ ANCHOR = "anchor"
 ROLLBACK = "rollback"
 GOVERNANCE = "governance"
 
-# What a payload calls an asset's kind and an anchor's phase.
-ASSET_KINDS = {"dataset": AssetKind.DATASET, "model": AssetKind.MODEL}
+# What a payload calls an anchor's phase (an asset's kind: proml.core.workflow.ASSET_KINDS).
 PHASES = {phase.name.lower(): int(phase) for phase in AnchorPhase}
 
 REF_PATTERN = re.compile(r"outbox:([0-9a-f]{32})")

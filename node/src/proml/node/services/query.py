@@ -22,6 +22,7 @@ from proml.contracts.hash_chain import Record
 from proml.core.content.cid import CID
 from proml.core.records import rfc3339
 from proml.core.workflow import (
+    ASSET_KINDS,
     STATES,
     TRANSITIONS,
     Activity,
@@ -36,7 +37,6 @@ MAX_LIMIT = 1000
 # The largest offset or seq a query takes: SQLite's integers stop at 2**63 - 1, and a JSON client's exact
 # integers at 2**53 - 1; no index holds that many assets or records.
 MAX_POSITION = 2**53 - 1
-KINDS = {"dataset": AssetKind.DATASET, "model": AssetKind.MODEL}
 ZERO_ADDRESS = "0x" + "00" * 20
 
 # Records whose inputs are not data the asset was derived from: the registration's inputs are its
@@ -48,7 +48,7 @@ class InvalidQuery(ValueError):
     """A filter or argument has a value the index does not know; the message says what is allowed."""
 
 
-class UnknownAsset(LookupError):
+class UnindexedAsset(LookupError):
     """No asset with that address is in the index."""
 
 
@@ -228,7 +228,7 @@ class Query:
     def _known(self, address: str) -> str:
         checksummed = _address(address)
         if not self._index.is_asset(checksummed):
-            raise UnknownAsset(f"no asset {checksummed} in the index (not registered, or not indexed yet)")
+            raise UnindexedAsset(f"no asset {checksummed} in the index (not registered, or not indexed yet)")
         return checksummed
 
     @staticmethod
@@ -247,11 +247,11 @@ SELECT a.*, m.name AS owner_name FROM assets a LEFT JOIN members m ON m.address 
 def _asset_filters(kind: str | None, owner: str | None, state: str | None) -> tuple[list[str], list[Any]]:
     where: list[str] = []
     params: list[Any] = []
-    kinds = list(KINDS.values())
+    kinds = list(ASSET_KINDS.values())
     if kind is not None:
-        found = KINDS.get(kind.strip().lower())
+        found = ASSET_KINDS.get(kind.strip().lower())
         if found is None:
-            raise InvalidQuery(f"unknown kind {kind!r}: use one of {', '.join(KINDS)}")
+            raise InvalidQuery(f"unknown kind {kind!r}: use one of {', '.join(ASSET_KINDS)}")
         kinds = [found]
         where.append("a.kind = ?")
         params.append(int(found))

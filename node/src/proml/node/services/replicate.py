@@ -30,7 +30,7 @@ from proml.core.records import MAX_DOCUMENT_BYTES, RecordDocument, RecordDocumen
 from ..clients.ipfs import IpfsClientError
 from ..providers.storage import PayloadMismatch, StorageError, StorageProvider
 from .interruptible_sleep import wait_or_stop
-from .query import MAX_LIMIT, Query, UnknownAsset
+from .query import MAX_LIMIT, Query, UnindexedAsset
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +228,7 @@ class Replicator:
                 continue
             try:
                 history = self._query.history(address, since)
-            except UnknownAsset:
+            except UnindexedAsset:
                 continue  # dropped by a reorganisation since the listing
             todo = [w for w in _records_of_others(history, self._me) if w.record_cid not in settled]
             if history:

@@ -30,7 +30,7 @@ from proml.contracts.hash_chain import ProofError, Record, rollback_proof
 from proml.core.content.cid import CID
 from proml.core.content.digest import ContentDigest
 from proml.core.records import RecordDocument, RecordDocumentError
-from proml.core.workflow import Activity, AssetKind
+from proml.core.workflow import ASSET_KINDS, Activity, AssetKind
 
 from ..clients.chain import (
     ChainClientError,
@@ -52,7 +52,6 @@ from .interruptible_sleep import wait_or_stop
 from .outbox import Attempt, Outbox, OutboxEntry, OutboxStatus
 from .outbox_entries import (
     ANCHOR,
-    ASSET_KINDS,
     GOVERNANCE,
     PHASES,
     RECORD,

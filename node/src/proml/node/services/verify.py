@@ -27,7 +27,7 @@ from proml.core.records import MAX_DOCUMENT_BYTES, Artifact, RecordDocument, Rec
 from ..clients.ipfs import IpfsClientError
 from ..providers.blockchain import BlockchainProvider
 from ..providers.storage import StorageError, StorageProvider
-from .query import Query, UnknownAsset
+from .query import Query, UnindexedAsset
 
 ALGORITHMS = ("sha256", "blake3")
 MAX_DOCUMENT = MAX_DOCUMENT_BYTES  # the limit capture applies: what a node stores, it can verify
@@ -82,7 +82,7 @@ class VerifyService:
     def _summary(self, asset: str) -> dict[str, Any]:
         summary = self._query.asset(asset)
         if summary is None:
-            raise UnknownAsset(f"{asset} is not an asset this node has indexed")
+            raise UnindexedAsset(f"{asset} is not an asset this node has indexed")
         return summary
 
     # -- a file against an asset ------------------------------------------------------------------
