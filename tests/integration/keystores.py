@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from proml.node.clients.wallet import create_keystore
+from proml.node.clients.keystore import create_keystore
 
 
 def write_keystore(folder: Path, private_key: bytes) -> tuple[Path, Path]:

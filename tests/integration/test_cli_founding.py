@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from proml.cli.main import cli
 from proml.devnet.consortium import admit, fund, provider
-from proml.node.clients.wallet import decrypt_keystore, keystore_address
+from proml.node.clients.keystore import decrypt_keystore, keystore_address
 from proml.node.config import load_config
 from tests.integration.anvil import Anvil, anvil_fixture  # noqa: F401  (fixture)
 

@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from proml.devnet.processes import free_port, stop_process
-from proml.node.clients.wallet import create_keystore
+from proml.node.clients.keystore import create_keystore
 from proml.node.config import NodeConfig, load_config, render_config
 from proml.node.paths import Paths
 from proml.node.services.api_keys import ApiKeyStore, Scope

@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from proml.cli.main import cli
-from proml.node.clients import wallet
+from proml.node.clients import keystore
 from proml.node.config import ENVIRONMENT, ConfigError, NodeConfig, load_config, render_config
 
 PASSPHRASE = "a long enough passphrase"
@@ -78,8 +78,8 @@ def test_init_creates_keystore_and_config(tmp_path: Path) -> None:
     out = json.loads(result.output)
     config = load_config(directory / "node.toml", environ={})
     assert config.org == "Acme"
-    assert wallet.keystore_address(config.keystore).lower() == out["address"].lower()
-    assert len(wallet.decrypt_keystore(config.keystore, PASSPHRASE)) == 32
+    assert keystore.keystore_address(config.keystore).lower() == out["address"].lower()
+    assert len(keystore.decrypt_keystore(config.keystore, PASSPHRASE)) == 32
     assert PASSPHRASE not in (directory / "node.toml").read_text() + result.output
 
 

@@ -157,7 +157,7 @@ def _guard(action: Callable[[], T]) -> T:
         from proml.contracts.errors import ContractRevert
         from proml.node.clients.chain import ChainClientError
         from proml.node.clients.ipfs import IpfsClientError
-        from proml.node.clients.wallet import WalletError
+        from proml.node.clients.keystore import KeystoreError
         from proml.node.providers.blockchain import BlockchainProviderError
 
     failures = (  # RuntimeError: DevnetError, ProcessError, ConsortiumError, StateError
@@ -166,7 +166,7 @@ def _guard(action: Callable[[], T]) -> T:
         ContractRevert,
         ChainClientError,
         IpfsClientError,
-        WalletError,
+        KeystoreError,
         OSError,
     )
     try:

@@ -36,7 +36,7 @@ def deploy_command(config_path: Path, as_json: bool) -> None:
     with every role. The registry's address is written into node.toml."""
     with needs("proml-node"):
         from proml.node.clients.chain import ChainClient, ChainClientError
-        from proml.node.clients.wallet import WalletError, read_passphrase
+        from proml.node.clients.keystore import KeystoreError, read_passphrase
         from proml.node.consortium import deploy_registry
         from proml.node.providers.blockchain import BlockchainProvider, BlockchainProviderError
         from proml.node.providers.signer import Signer
@@ -51,7 +51,7 @@ def deploy_command(config_path: Path, as_json: bool) -> None:
         client = ChainClient(config.chain_url)
         chain = BlockchainProvider(client, signer, client.chain_id(), confirmations=config.confirmations)
         registry = deploy_registry(chain, config.org)
-    except (WalletError, ChainClientError, BlockchainProviderError) as exc:
+    except (KeystoreError, ChainClientError, BlockchainProviderError) as exc:
         fail(f"{exc} (is the chain at {config.chain_url} up, and is {config.org}'s account funded?)")
     _save_registry(config_path, config, registry)
     if as_json:
@@ -70,14 +70,14 @@ def join_command(registry: str, config_path: Path, as_json: bool) -> None:
     1, with what to ask them, while it is not a member yet."""
     with needs("proml-node"):
         from proml.node.clients.chain import ChainClient, ChainClientError
-        from proml.node.clients.wallet import WalletError, keystore_address
+        from proml.node.clients.keystore import KeystoreError, keystore_address
         from proml.node.consortium import member
 
     config = node_config(config_path)
     try:
         address = keystore_address(config.keystore)
         admitted = member(ChainClient(config.chain_url), registry, address)
-    except (WalletError, ChainClientError, ValueError) as exc:
+    except (KeystoreError, ChainClientError, ValueError) as exc:
         fail(f"cannot read the membership of {registry} on {config.chain_url}: {exc}")
     _save_registry(config_path, config, registry)
     active = admitted.active

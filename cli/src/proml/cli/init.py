@@ -50,9 +50,9 @@ def init_command(
     as_json: bool,
 ) -> None:
     """Create a new key for ORG (encrypted at rest) and a node configuration next to it."""
-    # The wallet needs eth-account, which only a node installs (proml-node).
+    # The keystore needs eth-account, which only a node installs (proml-node).
     with needs("proml-node"):
-        from proml.node.clients import wallet
+        from proml.node.clients import keystore
         from proml.node.config import ConfigError, NodeConfig, render_config
 
     config_path = directory / CONFIG_FILE_NAME
@@ -69,9 +69,9 @@ def init_command(
             ipfs_api=ipfs_api,
             api_port=api_port,
         )
-        passphrase = wallet.read_passphrase(config.passphrase_env, config.passphrase_file)
-        address = wallet.create_keystore(directory / KEYSTORE_FILE_NAME, passphrase)
-    except (ConfigError, wallet.WalletError) as exc:
+        passphrase = keystore.read_passphrase(config.passphrase_env, config.passphrase_file)
+        address = keystore.create_keystore(directory / KEYSTORE_FILE_NAME, passphrase)
+    except (ConfigError, keystore.KeystoreError) as exc:
         fail(str(exc))
     config_path.write_text(render_config(config), encoding="utf-8")
     result = {

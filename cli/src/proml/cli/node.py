@@ -58,7 +58,7 @@ def start(config_path: Path, log_level: str) -> None:
         from proml.node.api.app import create_app
         from proml.node.api.server import protocol_with_head_timeout
         from proml.node.clients.chain import ChainClientError
-        from proml.node.clients.wallet import WalletError
+        from proml.node.clients.keystore import KeystoreError
         from proml.node.composition import NodeSetupError
         from proml.node.config import ConfigError
         from proml.node.passphrase_handoff import (
@@ -85,7 +85,7 @@ def start(config_path: Path, log_level: str) -> None:
         # Before serving: a missing or wrong passphrase is a usage error, not a node that serves and
         # never sends anything.
         running.start_background()
-    except (NodeSetupError, WalletError, ConfigError, ChainClientError, OSError, sqlite3.Error) as exc:
+    except (NodeSetupError, KeystoreError, ConfigError, ChainClientError, OSError, sqlite3.Error) as exc:
         fail(str(exc))
     click.echo(
         f"node of {config.org} ({running.services.address}) on http://{config.api_host}:{config.api_port}"
@@ -146,7 +146,7 @@ def reindex(config_path: Path, as_json: bool) -> None:
 
     with needs("proml-node"):
         from proml.node.clients.chain import ChainClientError
-        from proml.node.clients.wallet import WalletError
+        from proml.node.clients.keystore import KeystoreError
         from proml.node.composition import NodeSetupError
         from proml.node.runtime import NodeRuntime
 
@@ -154,7 +154,7 @@ def reindex(config_path: Path, as_json: bool) -> None:
     try:
         running = NodeRuntime(config)
         events = running.services.index.reindex()
-    except (NodeSetupError, WalletError, ChainClientError, OSError, sqlite3.Error) as exc:
+    except (NodeSetupError, KeystoreError, ChainClientError, OSError, sqlite3.Error) as exc:
         fail(str(exc))
     result = {"events": events, "cursor": running.services.index.cursor}
     click.echo(

@@ -23,7 +23,7 @@ from typing import Any
 
 from . import os_process
 from .clients.chain import ChainClientError
-from .clients.wallet import WalletError, read_passphrase
+from .clients.keystore import KeystoreError, read_passphrase
 from .composition import BackgroundServices, background_services
 from .config import NodeConfig
 from .providers.signer import Signer
@@ -109,7 +109,7 @@ def read_status(path: Path) -> dict[str, Any] | None:
 def process(config: NodeConfig, chain_id: int, passphrase: str | None) -> os_process.BackgroundProcess:
     """The API's handle on the background process, not started yet. `passphrase`: what `proml node start`
     took out of its environment, handed to each process it starts (None: the process reads the configured
-    file or variable itself, `wallet.read_passphrase`)."""
+    file or variable itself, `keystore.read_passphrase`)."""
     return os_process.BackgroundProcess(main, (config, chain_id, passphrase), PROCESS_NAME)
 
 
@@ -134,6 +134,6 @@ def main(
             background = Background(
                 background_services(config, signer, chain_id), config.data_dir / STATUS_FILE
             )
-        except WalletError as exc:
+        except KeystoreError as exc:
             os_process.refuse_start(ready, str(exc))
         asyncio.run(os_process.serve(background.run, parent, ready, background.services.close))

@@ -18,7 +18,7 @@ from proml.contracts.addresses import checksum
 
 from .clients.chain import ChainClient, ChainClientError
 from .clients.ipfs import IpfsClient
-from .clients.wallet import keystore_address
+from .clients.keystore import keystore_address
 from .config import GWEI, NodeConfig
 from .paths import Paths
 from .providers.blockchain import BlockchainProvider

@@ -1,7 +1,7 @@
 """A node's configuration: one TOML file per node, overridden by `PROML_*` environment variables.
 
 The file never holds a secret: the keystore passphrase comes from an environment variable or a file
-(see `proml.node.clients.wallet.read_passphrase`), named here.
+(see `proml.node.clients.keystore.read_passphrase`), named here.
 """
 
 from __future__ import annotations

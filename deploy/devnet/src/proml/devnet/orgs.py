@@ -12,7 +12,7 @@ from pathlib import Path
 
 from eth_utils.address import to_checksum_address
 
-from proml.node.clients import wallet
+from proml.node.clients.keystore import create_keystore, decrypt_keystore, keystore_address, read_passphrase
 from proml.node.config import NodeConfig, render_config
 from proml.node.services.api_keys import FILE_NAME as API_KEYS_FILE
 from proml.node.services.api_keys import ApiKeyStore, Scope
@@ -28,17 +28,17 @@ def ensure_key(layout: Layout, name: str) -> str:
     """The organisation's address; a new key (and passphrase) the first time."""
     keystore, passphrase_file = layout.keystore(name), layout.passphrase(name)
     if keystore.exists():
-        return str(to_checksum_address(wallet.keystore_address(keystore)))
+        return str(to_checksum_address(keystore_address(keystore)))
     if not passphrase_file.exists():
         write_private(passphrase_file, secrets.token_urlsafe(24) + "\n")
-    passphrase = wallet.read_passphrase(None, passphrase_file)
-    return str(wallet.create_keystore(keystore, passphrase))
+    passphrase = read_passphrase(None, passphrase_file)
+    return str(create_keystore(keystore, passphrase))
 
 
 def private_key(layout: Layout, name: str) -> bytes:
     """The organisation's key, decrypted: only to found the consortium (deploy and governance)."""
-    passphrase = wallet.read_passphrase(None, layout.passphrase(name))
-    return bytes(wallet.decrypt_keystore(layout.keystore(name), passphrase))
+    passphrase = read_passphrase(None, layout.passphrase(name))
+    return bytes(decrypt_keystore(layout.keystore(name), passphrase))
 
 
 def write_config(layout: Layout, org: OrgState, chain_url: str, registry: str) -> bool:

@@ -1,1 +1,1 @@
-"""Clients of what a node talks to: the chain (JSON-RPC), IPFS (Kubo RPC) and the wallet (keystore)."""
+"""Clients of what a node talks to: the chain (JSON-RPC), IPFS (Kubo RPC) and the keystore."""

@@ -8,7 +8,7 @@ from typing import Any, NoReturn
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from proml.node.clients.wallet import decrypt_keystore
+from proml.node.clients.keystore import decrypt_keystore
 
 
 class Signer:

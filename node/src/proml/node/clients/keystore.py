@@ -14,23 +14,23 @@ from pathlib import Path
 from eth_account import Account
 
 
-class WalletError(Exception):
+class KeystoreError(Exception):
     """The keystore or its passphrase could not be used; the message says what to do."""
 
 
-class KeystoreNotFound(WalletError):
+class KeystoreNotFound(KeystoreError):
     pass
 
 
-class KeystoreExists(WalletError):
+class KeystoreExists(KeystoreError):
     pass
 
 
-class PassphraseMissing(WalletError):
+class PassphraseMissing(KeystoreError):
     pass
 
 
-class WrongPassphrase(WalletError):
+class WrongPassphrase(KeystoreError):
     pass
 
 
@@ -58,7 +58,7 @@ def create_keystore(path: Path, passphrase: str, private_key: bytes | None = Non
     if path.exists():
         raise KeystoreExists(f"{path} exists already; move it away or use it as it is")
     if len(passphrase) < 8:
-        raise WalletError("the keystore passphrase must be at least 8 characters long")
+        raise KeystoreError("the keystore passphrase must be at least 8 characters long")
     account = Account.from_key(private_key) if private_key is not None else Account.create()
     keystore = Account.encrypt(account.key, passphrase, kdf="scrypt")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -72,7 +72,7 @@ def keystore_address(path: Path) -> str:
     """The address a keystore holds the key of, read without decrypting it."""
     address = _read(path).get("address")
     if not isinstance(address, str):
-        raise WalletError(f"{path} is not an Ethereum keystore (it has no address)")
+        raise KeystoreError(f"{path} is not an Ethereum keystore (it has no address)")
     return "0x" + address.removeprefix("0x")
 
 
@@ -91,7 +91,7 @@ def _read(path: Path) -> dict[str, object]:
     except FileNotFoundError:
         raise KeystoreNotFound(f"no keystore at {path}: create one with `proml init`") from None
     except (OSError, json.JSONDecodeError) as exc:
-        raise WalletError(f"cannot read the keystore {path}: {exc}") from None
+        raise KeystoreError(f"cannot read the keystore {path}: {exc}") from None
     if not isinstance(data, dict):
-        raise WalletError(f"{path} is not an Ethereum keystore")
+        raise KeystoreError(f"{path} is not an Ethereum keystore")
     return data
