@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -51,8 +52,22 @@ def _venv(tmp_path: Path, wheels: Path, *distributions: str) -> Path:
 
 
 def _install(bin_dir: Path, wheels: Path, *distributions: str) -> None:
-    pip = [str(bin_dir / "python"), "-m", "pip", "install", "--quiet"]
-    subprocess.run([*pip, "--find-links", str(wheels), *distributions], check=True)
+    """Installs `distributions` and the ProML distributions they need from the built wheels, by file: the
+    public package index has unrelated projects named `proml` and `proml-cli`, which a name would find."""
+    files = [str(_wheel(wheels, name)) for name in sorted(_with_workspace_dependencies(distributions))]
+    subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "--quiet", *files], check=True)
+
+
+def _with_workspace_dependencies(distributions: tuple[str, ...]) -> set[str]:
+    needed, todo = set(), list(distributions)
+    while todo:
+        name = todo.pop()
+        if name not in needed:
+            needed.add(name)
+            project = tomllib.loads((REPO / DISTRIBUTIONS[name] / "pyproject.toml").read_text())["project"]
+            requirements = (dep.split("==")[0] for dep in project["dependencies"])
+            todo += [requirement for requirement in requirements if requirement in DISTRIBUTIONS]
+    return needed
 
 
 def _run(bin_dir: Path, script: str, cwd: Path) -> str:
