@@ -186,7 +186,7 @@ contract ModelAsset is ProvenanceAsset {
      * @notice Returns the model to the state that the earlier accepted record `proof.seq` entered, and
      * says why. Owner or contributor. The proof shows, against the current head, what that record was:
      * no history is kept in storage for this. If the record was not accepted, the rollback is kept with
-     * `accepted = false`. The node builds the proof from the events (proml.contracts.chain).
+     * `accepted = false`. The node builds the proof from the events (proml.contracts.hash_chain).
      * @param proof Record `proof.seq` and the hashes of the records after it.
      * @param reason Why (kept in the `RolledBack` event).
      * @param recordDigest Digest of the rollback's record document.
