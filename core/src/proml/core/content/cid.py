@@ -22,7 +22,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-from collections.abc import AsyncIterable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -426,18 +426,6 @@ def cid_of_chunks(
 ) -> CidResult:
     builder = UnixfsBuilder(cid_version=cid_version, raw_leaves=raw_leaves)
     for chunk in chunks:
-        builder.update(chunk)
-    return builder.finish()
-
-
-async def cid_of_async_chunks(
-    chunks: AsyncIterable[bytes | bytearray | memoryview],
-    *,
-    cid_version: int = 0,
-    raw_leaves: bool | None = None,
-) -> CidResult:
-    builder = UnixfsBuilder(cid_version=cid_version, raw_leaves=raw_leaves)
-    async for chunk in chunks:
         builder.update(chunk)
     return builder.finish()
 

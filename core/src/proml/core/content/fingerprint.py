@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from proml.core.content.cid import CID, UnixfsBuilder
@@ -49,19 +49,6 @@ def fingerprint_chunks(
 ) -> Fingerprint:
     fingerprinter = Fingerprinter(algorithm, cid_version=cid_version, raw_leaves=raw_leaves)
     for chunk in chunks:
-        fingerprinter.update(chunk)
-    return fingerprinter.finish()
-
-
-async def fingerprint_async_chunks(
-    chunks: AsyncIterable[bytes | bytearray | memoryview],
-    algorithm: str = DEFAULT_ALGORITHM,
-    *,
-    cid_version: int = 0,
-    raw_leaves: bool | None = None,
-) -> Fingerprint:
-    fingerprinter = Fingerprinter(algorithm, cid_version=cid_version, raw_leaves=raw_leaves)
-    async for chunk in chunks:
         fingerprinter.update(chunk)
     return fingerprinter.finish()
 

@@ -153,10 +153,6 @@ class Anvil:
             return None
         return stop_process(process, timeout)
 
-    def restart(self) -> Anvil:
-        self.stop()
-        return self.start()
-
 
 @contextmanager
 def running_anvil(

@@ -62,6 +62,7 @@ RecordActivity = Literal[
     "deploy",
     "retire",
 ]
+# The roles a membership proposal may give: those of proml.core.workflow.Role, held to it by the same test.
 RoleName = Literal["data_admin", "model_developer", "validator", "auditor"]
 
 Address = Annotated[str, StringConstraints(pattern=ADDRESS_PATTERN)]
