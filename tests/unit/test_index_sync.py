@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -222,5 +224,30 @@ def test_reads_while_another_thread_syncs(tmp_path: Path) -> None:
         worker.join()
         assert len(query.assets(limit=1000)) == 199
         assert seen == sorted(seen)
+    finally:
+        index.close()
+
+
+def test_an_asset_and_its_history_come_from_one_snapshot(tmp_path: Path) -> None:
+    chain = FakeChain()
+    chain.register(1)
+    index = open_index(tmp_path / "i.db", chain)
+    try:
+        index.sync()
+        chain.record(2, ASSET, 1)
+        reading = index.reading
+
+        @contextlib.contextmanager
+        def then_sync() -> Iterator[sqlite3.Connection]:
+            # Another thread's sync commits the next record as soon as a read lets go of the database.
+            with reading() as db:
+                yield db
+            index.sync()
+
+        index.reading = then_sync  # type: ignore[method-assign]
+        asset = Query(index).asset(ASSET, with_history=True)
+        assert asset is not None
+        assert asset["record_count"] == len(asset["history"]) == 1
+        assert Query(index).asset(ASSET, with_history=True)["record_count"] == 2  # type: ignore[index]
     finally:
         index.close()

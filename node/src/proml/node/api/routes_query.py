@@ -29,8 +29,8 @@ Address = Annotated[
 ABOUT_AN_ASSET = refusals(400, 404)
 
 
-def _asset_or_404(services: ApiServices, address: str) -> dict[str, Any]:
-    summary = services.query.asset(address)
+def _asset_or_404(services: ApiServices, address: str, with_history: bool = False) -> dict[str, Any]:
+    summary = services.query.asset(address, with_history)
     if summary is None:
         raise Problem(
             404,
@@ -61,8 +61,7 @@ def list_assets(
 @router.get("/assets/{address}", response_model=responses.Asset, responses=ABOUT_AN_ASSET)
 def get_asset(address: Address, request: Request) -> dict[str, Any]:
     """One asset with its full history."""
-    services = services_of(request)
-    return {**_asset_or_404(services, address), "history": services.query.history(address)}
+    return _asset_or_404(services_of(request), address, with_history=True)
 
 
 @router.get(

@@ -133,10 +133,14 @@ class Query:
         with self._index.reading() as db:
             return [_asset(row) for row in db.execute(sql, (*params, limit, offset))]
 
-    def asset(self, address: str) -> dict[str, Any] | None:
-        """One asset's summary (as in `assets`), or None if the index does not know it."""
+    def asset(self, address: str, with_history: bool = False) -> dict[str, Any] | None:
+        """One asset's summary (as in `assets`), or None if the index does not know it; `with_history`
+        adds its `history`, read in the same snapshot so that the state agrees with the last record."""
         with self._index.reading() as db:
-            return self._asset_summary(db, _address(address))
+            summary = self._asset_summary(db, _address(address))
+            if summary is not None and with_history:
+                summary["history"] = _history(db, summary["address"], 0)
+            return summary
 
     def history(self, address: str, since: int = 0) -> list[dict[str, Any]]:
         """Every record of the asset in seq order (from seq `since`), accepted and rejected, with rollback
@@ -144,9 +148,7 @@ class Query:
         _position("since", since)
         asset = self._known(address)
         with self._index.reading() as db:
-            kind = db.execute("SELECT kind FROM assets WHERE address = ?", (asset,)).fetchone()["kind"]
-            rows = db.execute(_HISTORY_SQL, (asset, since)).fetchall()
-        return [_history_entry(row, kind) for row in rows]
+            return _history(db, asset, since)
 
     def records(self, address: str) -> list[Record]:
         """The asset's records as `Record`s in seq order, e.g. for `check_chain` or `rollback_proof`."""
@@ -329,6 +331,11 @@ SELECT r.seq, (
 ) AS name
 FROM records r WHERE r.asset = ? ORDER BY r.seq
 """
+
+
+def _history(db: sqlite3.Connection, asset: str, since: int) -> list[dict[str, Any]]:
+    kind = db.execute("SELECT kind FROM assets WHERE address = ?", (asset,)).fetchone()["kind"]
+    return [_history_entry(row, kind) for row in db.execute(_HISTORY_SQL, (asset, since)).fetchall()]
 
 
 def _allowed_activities(kind: int, activity: int, state: int) -> list[str]:
