@@ -14,6 +14,7 @@ from .interrupted import tracker
 from .lineage import lineage_command
 from .node import node
 from .outbox import outbox
+from .production import production
 
 
 class _Commands(click.Group):
@@ -46,6 +47,7 @@ cli.add_command(lineage_command)
 cli.add_command(verify_command)
 cli.add_command(audit_command)
 cli.add_command(outbox)
+cli.add_command(production)
 
 
 def main() -> None:
