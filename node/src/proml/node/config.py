@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 
 CONFIG_FILE_NAME = "node.toml"
 REPLICATION_POLICIES = ("all", "dependencies")
+# `cluster.replication`: how many organisations' IPFS daemons hold each payload, or all of them.
+EVERY_ORGANISATION = "all"
 DIGEST_ALGORITHMS = ("sha256", "blake3")
 GWEI = 10**9
 # Blocks on top of a transaction's own (counting it) before its records are final. geth's Clique
@@ -53,6 +55,10 @@ class NodeConfig:
     api_host: str = "127.0.0.1"
     api_port: int = 8701
     replication: str = "all"
+    # The organisation's own IPFS Cluster peer (its REST API); empty: no cluster, the node pins in its own
+    # IPFS daemon only. `cluster_replication`: an integer >= 1, or "all" (every organisation's peer).
+    cluster_api: str = ""
+    cluster_replication: int | str = EVERY_ORGANISATION
     digest_algorithm: str = "sha256"
     # What one client may ask of the API (docs/node.md, "Limits"): JSON bodies (payload and verify uploads
     # stream and have no size limit), waits for a slow client, connections.
@@ -91,6 +97,13 @@ class NodeConfig:
         if self.digest_algorithm not in DIGEST_ALGORITHMS:
             raise ConfigError(f"node.digest_algorithm must be one of {', '.join(DIGEST_ALGORITHMS)}")
 
+    @property
+    def cluster_factors(self) -> tuple[int, int]:
+        """`cluster.replication` as the cluster's replication-min and -max: -1 for every peer."""
+        if isinstance(self.cluster_replication, int):
+            return self.cluster_replication, self.cluster_replication
+        return -1, -1
+
 
 # (TOML section, key) of each field, and the environment variable that overrides it.
 _LOCATIONS: dict[str, tuple[str, str]] = {
@@ -120,6 +133,8 @@ _LOCATIONS: dict[str, tuple[str, str]] = {
     "keepalive_timeout": ("api", "keepalive_timeout"),
     "max_connections": ("api", "max_connections"),
     "replication": ("replication", "policy"),
+    "cluster_api": ("cluster", "api"),
+    "cluster_replication": ("cluster", "replication"),
 }
 ENVIRONMENT = {name: f"PROML_{section.upper()}_{key.upper()}" for name, (section, key) in _LOCATIONS.items()}
 _PATHS = {"data_dir", "keystore", "passphrase_file"}
@@ -183,6 +198,8 @@ def _build(values: dict[str, Any], base: Path) -> NodeConfig:
             converted[name] = _integer(value, f"{section}.{key}")
         elif name in _NUMBERS:
             converted[name] = _number(value, f"{section}.{key}")
+        elif name == "cluster_replication":
+            converted[name] = _replication_factor(value, f"{section}.{key}")
         elif isinstance(value, str):
             converted[name] = value
         else:
@@ -217,6 +234,18 @@ def _integer(value: Any, setting: str) -> int:
     raise ConfigError(f"{setting} must be an integer, not {value!r}")
 
 
+def _replication_factor(value: Any, setting: str) -> int | str:
+    """`all`, or an integer (from TOML, or the environment's text); its range is checked with the rest."""
+    if isinstance(value, str) and value.strip().lower() == EVERY_ORGANISATION:
+        return EVERY_ORGANISATION
+    try:
+        return _integer(value, setting)
+    except ConfigError:
+        raise ConfigError(
+            f'{setting} must be an integer of 1 or more, or "{EVERY_ORGANISATION}", not {value!r}'
+        ) from None
+
+
 def _number(value: Any, setting: str) -> float:
     """A finite number (integer or decimal) from TOML or from the environment's text."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
@@ -247,6 +276,16 @@ def _url(value: str) -> str | None:
 _HOSTNAME = re.compile(
     r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
 )
+
+
+def _optional_url(value: str) -> str | None:
+    return None if value == "" else _url(value)
+
+
+def _factor(value: int | str) -> str | None:
+    if value == EVERY_ORGANISATION or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+        return None
+    return f'must be an integer of 1 or more, or "{EVERY_ORGANISATION}" (every organisation)'
 
 
 def _host(value: str) -> str | None:
@@ -305,6 +344,8 @@ _CHECKS: dict[str, Any] = {
     "watch_blocks": _at_least(1, 100_000),
     "chain_wait": _at_least(0),
     "ipfs_api": _url,
+    "cluster_api": _optional_url,
+    "cluster_replication": _factor,
     "api_host": _host,
     "priority_fee_gwei": _at_least(0),
     "fee_cap_gwei": _positive,
