@@ -143,13 +143,12 @@ def node_toml(members: Members, org: Org) -> str:
         ipfs_api=f"http://127.0.0.1:{org.ports['ipfs_api']}",
         api_host="127.0.0.1",
         api_port=org.ports["node_api"],
+        cluster_api=f"http://127.0.0.1:{org.ports['cluster_api']}",
     )
     return (
         f"# The ProML node of {org.name} in {members.consortium}. chain.registry is written by\n"
         "# `proml consortium deploy` (the founder) or `proml consortium join REGISTRY` (the others).\n"
         + render_config(config)
-        + "\n# This organisation's IPFS Cluster REST API, for the node once it has a cluster setting:\n"
-        f'# [cluster]\n# api = "http://127.0.0.1:{org.ports["cluster_api"]}"\n'
     )
 
 

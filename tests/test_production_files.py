@@ -1,0 +1,491 @@
+"""`proml production generate`: the files a real consortium's organisations deploy, checked as far as this
+machine can: the Clique genesis's signers and funds, the secrets' modes and where they are (never in the
+committed example), the QBFT extraData through RLP, the members file's errors; and, where the engines
+are built, geth, Kubo and IPFS Cluster run on what was generated (three geth sealers seal blocks together,
+Kubo and the cluster peers come up with the peer ids the others were given)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner
+from eth_account import Account
+
+from proml.cli.main import cli
+from proml.devnet import engines, processes
+from proml.node.production import chain, units
+from proml.node.production.ed25519 import public_key
+from proml.node.production.generate import GENERATED_SECRETS, OPERATOR_SECRETS, generate
+from proml.node.production.keys import Libp2pIdentity
+from proml.node.production.members import DEFAULT_PORTS, MembersError, load_members, parse_members
+from tests.test_cli_operator_packages import without_operator_packages  # noqa: F401  (a fixture)
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE_MEMBERS = REPO / "deploy" / "production" / "members.example.toml"
+EXAMPLE_OUT = REPO / "deploy" / "production" / "example"
+FUND = 1_000_000 * 10**18
+
+# Three organisations whose sealer and ProML keys the tests hold (none of them is a real key).
+SEALER_KEYS = [bytes([0x51, i]) * 16 for i in range(1, 4)]
+PROML_KEYS = [bytes([0x71, i]) * 16 for i in range(1, 4)]
+NAMES = ["Acme Labs", "Beta Data", "Gamma Models"]
+
+
+def members_text(
+    chain_kind: str = "clique", hosts: list[str] | None = None, ports: list[dict[str, int]] | None = None
+) -> str:
+    hosts = hosts or ["10.1.0.1", "10.1.0.2", "gamma.example.org"]
+    lines = [
+        "[consortium]",
+        'name = "test-consortium"',
+        "chain_id = 4711",
+        f'chain = "{chain_kind}"',
+        "block_period = 1",
+    ]
+    for i, name in enumerate(NAMES):
+        lines += ["", "[[orgs]]", f'name = "{name}"', f'host = "{hosts[i]}"']
+        if chain_kind == "clique":
+            lines.append(f'sealer = "{Account.from_key(SEALER_KEYS[i]).address}"')
+        lines.append(f'proml_address = "{Account.from_key(PROML_KEYS[i]).address}"')
+        if ports is not None:
+            lines.append("[orgs.ports]")
+            lines += [f"{key} = {port}" for key, port in ports[i].items()]
+    return "\n".join(lines) + "\n"
+
+
+def make(tmp_path: Path, text: str, out: str = "out") -> Path:
+    path = tmp_path / "members.toml"
+    path.write_text(text)
+    target = tmp_path / out
+    generate(load_members(path), text, target)
+    return target
+
+
+def folders(out: Path) -> list[Path]:
+    return [out / slug for slug in ("acme-labs", "beta-data", "gamma-models")]
+
+
+# -- the files ------------------------------------------------------------------------------------------
+
+
+def test_the_clique_genesis_names_the_sealers_sorted_and_funds_each_proml_address(tmp_path: Path) -> None:
+    out = make(tmp_path, members_text())
+    genesis = json.loads((out / "acme-labs" / "chain" / "genesis.json").read_text())
+    extra = bytes.fromhex(genesis["extraData"][2:])
+    sealers = sorted(bytes.fromhex(Account.from_key(k).address[2:]) for k in SEALER_KEYS)
+    assert extra == bytes(32) + b"".join(sealers) + bytes(65)
+    assert len(extra) == 32 + 3 * 20 + 65
+    funded = {Account.from_key(k).address.lower()[2:]: {"balance": hex(FUND)} for k in PROML_KEYS}
+    assert genesis["alloc"] == funded
+    config = genesis["config"]
+    assert config["londonBlock"] == 0 and config["chainId"] == 4711
+    assert config["clique"] == {"period": 1, "epoch": 30000}
+    assert not {"shanghaiTime", "cancunTime", "terminalTotalDifficulty"} & set(config)
+    assert "terminalTotalDifficultyPassed" not in config
+    # Every organisation starts from the same genesis.
+    assert all(
+        (f / "chain" / "genesis.json").read_text() == json.dumps(genesis, indent=2) + "\n"
+        for f in folders(out)
+    )
+
+
+def test_each_org_peers_with_the_others_and_trusts_every_cluster_peer(tmp_path: Path) -> None:
+    out = make(tmp_path, members_text())
+    peers = json.loads((out / "peers.json").read_text())["orgs"]
+    assert [p["folder"] for p in peers] == ["acme-labs", "beta-data", "gamma-models"]
+    for i, folder in enumerate(folders(out)):
+        others = [p for j, p in enumerate(peers) if j != i]
+        config = (folder / "chain" / "config.toml").read_text()
+        assert all(p["enode"] in config for p in others) and peers[i]["enode"] not in config
+        service = json.loads((folder / "cluster" / "service.json").read_text())
+        assert service["consensus"]["crdt"]["trusted_peers"] == [p["cluster_peer_id"] for p in peers]
+        assert service["cluster"]["secret"] == ""  # in cluster.env, not here
+        assert service["api"]["restapi"]["http_listen_multiaddress"] == ["/ip4/127.0.0.1/tcp/9094"]
+        script = (folder / "ipfs" / "kubo-init.sh").read_text()
+        assert all(p["kubo_peer_id"] in script for p in others) and peers[i]["kubo_peer_id"] not in script
+        assert "LIBP2P_FORCE_PNET=1" in (folder / "ipfs" / "kubo.service").read_text()
+        node_toml = (folder / "node" / "node.toml").read_text()
+        assert 'url = "http://127.0.0.1:8545"' in node_toml and "chain_id = 4711" in node_toml
+        assert 'passphrase_file = "/etc/proml/node/passphrase"' in node_toml
+    assert "/dns/gamma.example.org/tcp/4001" in (folders(out)[0] / "ipfs" / "kubo-init.sh").read_text()
+
+
+def test_node_toml_is_a_config_the_node_loads(tmp_path: Path) -> None:
+    from proml.node.config import load_config
+
+    out = make(tmp_path, members_text())
+    config = load_config(out / "beta-data" / "node" / "node.toml", environ={})
+    assert (config.org, config.chain_id, config.confirmations) == ("Beta Data", 4711, 5)
+    assert config.passphrase_file == Path("/etc/proml/node/passphrase")
+    assert config.api_host == "127.0.0.1" and config.ipfs_api == "http://127.0.0.1:5001"
+    assert config.cluster_api == "http://127.0.0.1:9094"
+
+
+def test_secrets_are_private_and_only_in_their_own_folder(tmp_path: Path) -> None:
+    out = make(tmp_path, members_text())
+    secrets: dict[Path, str] = {}
+    for folder in folders(out):
+        for name in GENERATED_SECRETS:
+            path = folder / name
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+            secrets[path] = path.read_text()
+    # The consortium's two shared secrets are the same everywhere; the keys are each organisation's own.
+    for shared in ("ipfs/swarm.key", "cluster/cluster.env"):
+        assert len({secrets[f / shared] for f in folders(out)}) == 1
+    for own in ("chain/nodekey", "ipfs/kubo-identity.json", "cluster/identity.json"):
+        assert len({secrets[f / own] for f in folders(out)}) == 3
+    # No secret appears in any public file.
+    values = {v.strip() for v in secrets.values()}
+    values |= {
+        json.loads(v)[k]
+        for v in secrets.values()
+        if v.startswith("{")
+        for k in ("PrivKey", "private_key")
+        if k in json.loads(v)
+    }
+    values |= {v.strip().split("=", 1)[1] for v in secrets.values() if v.startswith("CLUSTER_SECRET=")}
+    values |= {v.strip().splitlines()[-1] for v in secrets.values() if v.startswith("/key/swarm/")}
+    public = [p for p in out.rglob("*") if p.is_file() and p not in secrets]
+    assert public
+    for path in public:
+        text = path.read_text()
+        assert not [v for v in values if v in text], path
+    ignored = (out / ".gitignore").read_text().splitlines()
+    assert all(f"*/{name}" in ignored for name in (*GENERATED_SECRETS, *OPERATOR_SECRETS))
+
+
+def test_generating_again_with_force_keeps_the_secrets_and_so_every_peer_id(tmp_path: Path) -> None:
+    out = make(tmp_path, members_text())
+    before = (out / "peers.json").read_text()
+    result = CliRunner().invoke(
+        cli, ["production", "generate", str(tmp_path / "members.toml"), "--out", str(out)]
+    )
+    assert result.exit_code == 2 and "--force" in result.stderr
+    result = CliRunner().invoke(
+        cli, ["production", "generate", str(tmp_path / "members.toml"), "--out", str(out), "--force"]
+    )
+    assert result.exit_code == 0, result.output
+    assert (out / "peers.json").read_text() == before
+
+
+def test_the_qbft_extra_data_round_trips_to_the_validators(tmp_path: Path) -> None:
+    out = make(tmp_path, members_text("qbft"))
+    genesis = json.loads((out / "acme-labs" / "chain" / "genesis.json").read_text())
+    validators = [p["validator"] for p in json.loads((out / "peers.json").read_text())["orgs"]]
+    assert [v.lower() for v in chain.qbft_validators(genesis["extraData"])] == [v.lower() for v in validators]
+    # Besu's layout: RLP list of vanity (32 zero bytes), validators, no vote, round 0, no seals.
+    import rlp  # type: ignore[import-untyped]
+
+    vanity, listed, vote, round_number, seals = rlp.decode(bytes.fromhex(genesis["extraData"][2:]))
+    assert (vanity, vote, round_number, seals) == (bytes(32), [], b"", [])
+    assert len(listed) == 3
+    assert genesis["config"]["qbft"] == {
+        "blockperiodseconds": 1,
+        "epochlength": 30000,
+        "requesttimeoutseconds": 4,
+    }
+    # A QBFT validator is its node key's address.
+    key = bytes.fromhex((out / "beta-data" / "chain" / "nodekey").read_text().removeprefix("0x"))
+    assert Account.from_key(key).address == validators[1]
+    assert (out / "beta-data" / "chain" / "besu.toml").exists()
+    assert "documented, not tested here (Besu cannot run on this machine)" in (out / "README.md").read_text()
+    assert 'rpc-http-host = "127.0.0.1"' in (out / "gamma-models" / "chain" / "besu.toml").read_text()
+
+
+def test_ed25519_public_keys_and_peer_ids() -> None:
+    # RFC 8032, 7.1, tests 1 and 2.
+    seed = bytes.fromhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
+    assert public_key(seed).hex() == "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
+    seed = bytes.fromhex("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb")
+    assert public_key(seed).hex() == "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c"
+    assert Libp2pIdentity(seed).peer_id.startswith("12D3KooW")
+
+
+# -- the members file's errors --------------------------------------------------------------------------
+
+
+def test_the_cli_refuses_a_duplicate_org_name_naming_the_field(tmp_path: Path) -> None:
+    text = members_text().replace('name = "Gamma Models"', 'name = "Acme Labs"')
+    (tmp_path / "members.toml").write_text(text)
+    result = CliRunner().invoke(
+        cli, ["production", "generate", str(tmp_path / "members.toml"), "--out", str(tmp_path / "out")]
+    )
+    assert result.exit_code == 2
+    assert "orgs[2].name" in result.stderr and "orgs[0]" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (('chain = "clique"', 'chain = "pow"'), "consortium.chain"),
+        (('host = "10.1.0.2"', 'host = "not a host"'), "orgs[1].host"),
+        (('host = "10.1.0.2"', 'hots = "10.1.0.2"'), "orgs[1].hots"),
+        (("chain_id = 4711", 'chain_id = "4711"'), "consortium.chain_id"),
+        (('proml_address = "0x', 'proml_address = "0xZZ'), "orgs[0].proml_address"),
+    ],
+)
+def test_a_bad_field_is_named(change: tuple[str, str], field: str) -> None:
+    import tomllib
+
+    document = tomllib.loads(members_text().replace(*change, 1))
+    with pytest.raises(MembersError) as caught:
+        parse_members(document)
+    assert caught.value.field == field
+
+
+def test_the_same_address_twice_is_refused() -> None:
+    import tomllib
+
+    document = tomllib.loads(members_text())
+    document["orgs"][2]["proml_address"] = document["orgs"][0]["proml_address"]
+    with pytest.raises(MembersError) as caught:
+        parse_members(document)
+    assert caught.value.field == "orgs[2].proml_address"
+
+
+def test_the_command_says_it_needs_the_node(
+    without_operator_packages: None,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "members.toml").write_text(members_text())
+    result = CliRunner().invoke(
+        cli, ["production", "generate", str(tmp_path / "members.toml"), "--out", str(tmp_path / "o")]
+    )
+    assert result.exit_code == 2
+    assert result.stderr == "Error: this command needs the node: pip install proml-node\n"
+
+
+# -- the committed example --------------------------------------------------------------------------------
+
+
+def test_the_committed_example_holds_no_secret_and_is_what_the_generator_writes(tmp_path: Path) -> None:
+    listed = subprocess.run(
+        ["git", "ls-files", "deploy/production"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()
+    committed = {
+        p.removeprefix("deploy/production/example/")
+        for p in listed
+        if p.startswith("deploy/production/example/")
+    }
+    assert committed, "deploy/production/example/ is not committed"
+    secret_names = {name.rstrip("/").rsplit("/", 1)[-1] for name in (*GENERATED_SECRETS, *OPERATOR_SECRETS)}
+    assert not [p for p in committed if p.rsplit("/", 1)[-1] in secret_names]
+    text = EXAMPLE_MEMBERS.read_text()
+    fresh = tmp_path / "fresh"
+    generate(load_members(EXAMPLE_MEMBERS), text, fresh)
+    public = {str(p.relative_to(fresh)) for p in fresh.rglob("*") if p.is_file()}
+    public -= {f"{f.name}/{s}" for f in fresh.iterdir() if f.is_dir() for s in GENERATED_SECRETS}
+    assert committed == public
+    # What depends on no secret is the same byte for byte.
+    for name in committed:
+        if name.endswith(("genesis.json", "node.toml", ".gitignore", "members.toml", ".service")):
+            assert (EXAMPLE_OUT / name).read_text() == (fresh / name).read_text(), name
+
+
+# -- the engines, where they are built -------------------------------------------------------------------
+
+
+def _engine(find: Any) -> Path:
+    try:
+        path: Path = find()
+    except processes.ToolMissing as exc:
+        pytest.skip(str(exc))
+    return path
+
+
+@pytest.fixture
+def started() -> Iterator[list[Any]]:
+    """Processes a test starts; stopped by PID when it ends, passed or failed."""
+    running: list[Any] = []
+    yield running
+    for process in reversed(running):
+        processes.stop_process(process)
+
+
+def _local_ports() -> list[dict[str, int]]:
+    taken: list[int] = []
+    ports = []
+    for _ in NAMES:
+        org = {}
+        for key in DEFAULT_PORTS:
+            org[key] = processes.choose_port(0, taken)
+            taken.append(org[key])
+        ports.append(org)
+    return ports
+
+
+def _rpc(port: int, method: str, *params: Any) -> Any:
+    response = httpx.post(
+        f"http://127.0.0.1:{port}", json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}
+    )
+    return response.json()["result"]
+
+
+def test_geth_accepts_the_genesis_and_the_config(tmp_path: Path) -> None:
+    geth = _engine(engines.geth)
+    # IP addresses: geth resolves a DNS name in StaticNodes when it reads the file, and fails on one that
+    # does not resolve (docs/operations.md says so).
+    out = make(tmp_path, members_text(hosts=["10.1.0.1", "10.1.0.2", "10.1.0.3"]))
+    folder = out / "acme-labs" / "chain"
+    init = subprocess.run(
+        [str(geth), "init", "--datadir", str(tmp_path / "data"), str(folder / "genesis.json")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert init.returncode == 0, init.stderr
+    dumped = subprocess.run(
+        [
+            str(geth),
+            "--config",
+            str(folder / "config.toml"),
+            "--datadir",
+            str(tmp_path / "data"),
+            "--networkid",
+            "4711",
+            "dumpconfig",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert dumped.returncode == 0, dumped.stderr
+    peers = json.loads((out / "peers.json").read_text())["orgs"]
+    assert peers[1]["enode"].split("@")[0] in dumped.stdout and "NoDiscovery = true" in dumped.stdout
+
+
+def test_three_geth_sealers_on_the_generated_files_seal_one_chain(tmp_path: Path, started: list[Any]) -> None:
+    geth = _engine(engines.geth)
+    ports = _local_ports()
+    out = make(tmp_path, members_text(hosts=["127.0.0.1"] * 3, ports=ports))
+    members = load_members(tmp_path / "members.toml")
+    for i, org in enumerate(members.orgs):
+        folder = out / org.slug / "chain"
+        (folder / "sealer.password").write_text("test password\n")
+        keystore = folder / "sealer-keystore"
+        keystore.mkdir()
+        encrypted = Account.encrypt(SEALER_KEYS[i], "test password", iterations=2**10)
+        (keystore / "sealer.json").write_text(json.dumps(encrypted))
+        datadir = tmp_path / f"geth-{org.slug}"
+        init = subprocess.run(
+            [str(geth), "init", "--datadir", str(datadir), str(folder / "genesis.json")],
+            capture_output=True,
+            check=False,
+        )
+        assert init.returncode == 0, init.stderr
+        flags = " ".join(units.geth_flags(members, org, str(datadir), str(folder))).split()
+        log = tmp_path / f"geth-{org.slug}.log"
+        started.append(processes.spawn([str(geth), *flags, "--ipcdisable"], log))
+    http = [p["http"] for p in ports]
+    for i, port in enumerate(http):
+        processes.wait_until(
+            lambda port=port: _up(port) and int(_rpc(port, "eth_blockNumber"), 16) >= 4,
+            what=f"geth of {NAMES[i]} at block 4",
+            timeout=90,
+            process=started[i],
+            log_path=tmp_path / f"geth-{members.orgs[i].slug}.log",
+        )
+    hashes = {_rpc(port, "eth_getBlockByNumber", "0x2", False)["hash"] for port in http}
+    assert len(hashes) == 1  # one chain, sealed together
+    balance = _rpc(http[2], "eth_getBalance", Account.from_key(PROML_KEYS[0]).address, "latest")
+    assert int(balance, 16) == FUND
+
+
+def _up(port: int) -> bool:
+    try:
+        _rpc(port, "eth_chainId")
+    except httpx.HTTPError:
+        return False
+    return True
+
+
+def test_kubo_and_cluster_come_up_with_the_generated_identities(tmp_path: Path, started: list[Any]) -> None:
+    ipfs = _engine(engines.ipfs)
+    ports = _local_ports()
+    out = make(tmp_path, members_text(hosts=["127.0.0.1"] * 3, ports=ports))
+    peers = json.loads((out / "peers.json").read_text())["orgs"]
+    env = {**os.environ, "IPFS": str(ipfs), "LIBP2P_FORCE_PNET": "1"}
+    for i, peer in enumerate(peers[:2]):
+        repo = tmp_path / f"ipfs-{peer['folder']}"
+        made = subprocess.run(
+            ["sh", str(out / peer["folder"] / "ipfs" / "kubo-init.sh")],
+            env={**env, "IPFS_PATH": str(repo)},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert made.returncode == 0, made.stderr
+        assert peer["kubo_peer_id"] in made.stdout
+        log = tmp_path / f"ipfs-{peer['folder']}.log"
+        started.append(processes.spawn([str(ipfs), "daemon"], log, env={**env, "IPFS_PATH": str(repo)}))
+        api = ports[i]["ipfs_api"]
+        processes.wait_until(
+            lambda api=api: _kubo_id(api) is not None,
+            what="Kubo",
+            timeout=60,
+            process=started[-1],
+            log_path=log,
+        )
+        assert _kubo_id(api) == peer["kubo_peer_id"]
+    # The two daemons find each other through Peering.Peers, in the private network.
+    processes.wait_until(
+        lambda: peers[1]["kubo_peer_id"] in _kubo_peers(ports[0]["ipfs_api"]), what="Kubo peering", timeout=60
+    )
+    try:
+        cluster = engines.cluster_service()
+    except processes.ToolMissing:
+        return
+    folder = out / peers[0]["folder"] / "cluster"
+    state = tmp_path / "cluster-state"
+    state.mkdir(mode=0o700)
+    for name in ("service.json", "identity.json"):
+        shutil.copy(folder / name, state / name)
+    secret = (folder / "cluster.env").read_text().strip().split("=", 1)[1]
+    log = tmp_path / "cluster.log"
+    started.append(
+        processes.spawn(
+            [str(cluster), "--config", str(state), "daemon"],
+            log,
+            env={**os.environ, "CLUSTER_SECRET": secret},
+        )
+    )
+    api = ports[0]["cluster_api"]
+    processes.wait_until(
+        lambda: _cluster_id(api) is not None,
+        what="IPFS Cluster",
+        timeout=60,
+        process=started[-1],
+        log_path=log,
+    )
+    assert _cluster_id(api) == peers[0]["cluster_peer_id"]
+
+
+def _kubo_id(port: int) -> str | None:
+    try:
+        return str(httpx.post(f"http://127.0.0.1:{port}/api/v0/id").json()["ID"])
+    except (httpx.HTTPError, KeyError, ValueError):
+        return None
+
+
+def _kubo_peers(port: int) -> str:
+    try:
+        return httpx.post(f"http://127.0.0.1:{port}/api/v0/swarm/peers").text
+    except httpx.HTTPError:
+        return ""
+
+
+def _cluster_id(port: int) -> str | None:
+    try:
+        return str(httpx.get(f"http://127.0.0.1:{port}/id").json()["id"])
+    except (httpx.HTTPError, KeyError, ValueError):
+        return None
