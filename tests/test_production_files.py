@@ -270,7 +270,11 @@ def test_the_command_says_it_needs_the_node(
 
 def test_the_committed_example_holds_no_secret_and_is_what_the_generator_writes(tmp_path: Path) -> None:
     listed = subprocess.run(
-        ["git", "ls-files", "deploy/production"], cwd=REPO, capture_output=True, text=True, check=True
+        ["git", "ls-tree", "-r", "--name-only", "HEAD", "deploy/production"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     committed = {
         p.removeprefix("deploy/production/example/")
@@ -489,3 +493,24 @@ def _cluster_id(port: int) -> str | None:
         return str(httpx.get(f"http://127.0.0.1:{port}/id").json()["id"])
     except (httpx.HTTPError, KeyError, ValueError):
         return None
+
+
+def test_an_org_added_later_gets_the_chains_genesis_and_the_others_peer_with_it(tmp_path: Path) -> None:
+    out = make(tmp_path, members_text())
+    genesis = (out / "acme-labs" / "chain" / "genesis.json").read_text()
+    grown = members_text() + (
+        '\n[[orgs]]\nname = "Delta"\nhost = "10.1.0.4"\n'
+        f'sealer = "{Account.from_key(bytes([0x52]) * 32).address}"\n'
+        f'proml_address = "{Account.from_key(bytes([0x72]) * 32).address}"\n'
+    )
+    (tmp_path / "members.toml").write_text(grown)
+    generate(load_members(tmp_path / "members.toml"), grown, out, force=True)
+    assert (out / "delta" / "chain" / "genesis.json").read_text() == genesis
+    assert (out / "acme-labs" / "chain" / "genesis.json").read_text() == genesis
+    delta = json.loads((out / "peers.json").read_text())["orgs"][3]
+    assert delta["enode"] in (out / "acme-labs" / "chain" / "config.toml").read_text()
+    service = json.loads((out / "beta-data" / "cluster" / "service.json").read_text())
+    assert delta["cluster_peer_id"] in service["consensus"]["crdt"]["trusted_peers"]
+    assert (out / "delta" / "ipfs" / "swarm.key").read_text() == (
+        out / "acme-labs" / "ipfs" / "swarm.key"
+    ).read_text()

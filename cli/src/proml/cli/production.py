@@ -29,12 +29,14 @@ def production() -> None:
     type=click.Path(path_type=Path, file_okay=False),
     help="The folder to write: one subfolder per organisation, a README and peers.json.",
 )
-@click.option("--force", is_flag=True, help="Write into an existing --out again (its secrets are kept).")
+@click.option(
+    "--force", is_flag=True, help="Write into an existing --out again (its secrets and genesis are kept)."
+)
 @json_option
 def generate_command(members_file: Path, out: Path, force: bool, as_json: bool) -> None:
     """Generate every organisation's files from MEMBERS.toml into --out (secrets mode 0600)."""
     with needs("proml-node"):
-        from proml.node.production.generate import OutputExists, generate, peers_document
+        from proml.node.production.generate import GenesisError, OutputExists, generate, peers_document
         from proml.node.production.keys import SecretFileError
         from proml.node.production.members import MembersError, load_members
 
@@ -46,7 +48,7 @@ def generate_command(members_file: Path, out: Path, force: bool, as_json: bool) 
         fail(f"{out} exists: choose another --out, or add --force to write it again (its secrets are kept)")
     try:
         result = generate(members, members_file.read_text(encoding="utf-8"), out, force=force)
-    except (OutputExists, SecretFileError) as exc:
+    except (OutputExists, SecretFileError, GenesisError) as exc:
         fail(str(exc))
     if as_json:
         click.echo(json.dumps({"out": str(out), **peers_document(result)}))

@@ -36,6 +36,10 @@ OPERATOR_SECRETS = (
 CONFIRMATIONS = {"clique": 5, "qbft": 1}
 
 
+class GenesisError(ValueError):
+    """A genesis.json from an earlier run that cannot be read back."""
+
+
 class OutputExists(FileExistsError):
     """The output folder exists and `force` was not given."""
 
@@ -60,7 +64,8 @@ class Generated:
 
 def generate(members: Members, members_text: str, out: Path, force: bool = False) -> Generated:
     """Write the consortium's files into `out`. An existing `out` is refused unless `force`; with it, the
-    public files are written again and the secrets already there are kept (same enodes and peer ids)."""
+    public files are written again and the secrets already there are kept (same enodes and peer ids), and
+    so is the genesis (same chain)."""
     if out.exists() and not force:
         raise OutputExists(
             f"{out} exists: choose another --out, or --force to write it again (its secrets are kept)"
@@ -92,10 +97,12 @@ def generate(members: Members, members_text: str, out: Path, force: bool = False
         )
         for org in members.orgs
     )
-    if besu:
-        genesis = chain.qbft_genesis(members, [i.validator for i in infos])
-    else:
-        genesis = chain.clique_genesis(members)
+    genesis = _existing_genesis(out)
+    if genesis is None:
+        if besu:
+            genesis = chain.qbft_genesis(members, [i.validator for i in infos])
+        else:
+            genesis = chain.clique_genesis(members)
 
     for info in infos:
         org, folder = info.org, folders[info.org.slug]
@@ -128,6 +135,23 @@ def generate(members: Members, members_text: str, out: Path, force: bool = False
     _write(out / "README.md", readme.render(result, GENERATED_SECRETS, OPERATOR_SECRETS))
     _write(out / ".gitignore", gitignore())
     return result
+
+
+def _existing_genesis(out: Path) -> dict[str, Any] | None:
+    """The genesis of an earlier run into `out`: a chain's genesis never changes once it is made, so an
+    organisation added to the members file later gets the same one (and is voted in and funded on the
+    chain, docs/operations.md). Delete every genesis.json in `out` to make a new chain's."""
+    for path in sorted(out.glob("*/chain/genesis.json")):
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            raise GenesisError(
+                f"{path} is not JSON: delete it (and the others) to make a new genesis"
+            ) from None
+        if not isinstance(document, dict):
+            raise GenesisError(f"{path} is not a genesis: delete it (and the others) to make a new genesis")
+        return document
+    return None
 
 
 def node_toml(members: Members, org: Org) -> str:

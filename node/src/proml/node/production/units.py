@@ -91,7 +91,9 @@ def geth_unit(members: Members, org: Org) -> str:
     chain = f"{d.config_dir}/chain"
     datadir = f"{d.data_dir}/geth"
     body = (
-        f"ExecStartPre={d.bin_dir}/geth init --datadir {datadir} {chain}/genesis.json\n"
+        # Initialise once: the chain's database keeps its genesis; later starts must not depend on the file.
+        f"ExecStartPre=/bin/sh -c 'test -d {datadir}/geth/chaindata || "
+        f"exec {d.bin_dir}/geth init --datadir {datadir} {chain}/genesis.json'\n"
         "ExecStart=" + _args([f"{d.bin_dir}/geth", *geth_flags(members, org, datadir, chain)]) + "\n"
         "TimeoutStopSec=120\n"
     )
