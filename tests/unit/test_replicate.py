@@ -1,10 +1,14 @@
-"""The replicator's choices and memory, over a fake index and a fake IPFS: scope by policy, own records
-skipped, failures retried later, invalid documents given up on, and a restart that redoes nothing."""
+"""The replicator's decisions, over a fake index, a fake IPFS daemon and a fake cluster peer: what the
+chain records is compared with what the daemon and the cluster hold now (never with a remembered list),
+and only what differs is repaired; a CID that nobody serves holds up nothing; invalid documents are given
+up on; failures wait for their retry. Real daemons and cluster peers: tests/integration/
+test_cluster_replication.py. Also the [cluster] settings that drive it."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -13,8 +17,10 @@ import pytest
 from proml.core.content.cid import CID
 from proml.core.content.digest import ContentDigest
 from proml.core.records import Actor, Artifact, Environment, RecordDocument
+from proml.node.clients.cluster import ClusterClient, ClusterUnavailable, PeerStatus, Pin, PinStatus
 from proml.node.clients.ipfs import IpfsUnavailable
-from proml.node.providers.storage import PayloadMismatch, StorageProvider
+from proml.node.config import ConfigError, load_config
+from proml.node.providers.storage import DigestMismatch, StorageProvider
 from proml.node.services.query import Query
 from proml.node.services.replicate import Replicator
 
@@ -23,6 +29,7 @@ OTHER = "0x" + "bb" * 20
 DATASET = "0x" + "d1" * 20
 UNRELATED = "0x" + "d2" * 20
 MODEL = "0x" + "e1" * 20
+MY_PEER = "12D3KooWMe"
 
 
 def _cid(data: bytes) -> str:
@@ -52,12 +59,18 @@ class FakeQuery:
         self.owners = {DATASET: OTHER, UNRELATED: OTHER, MODEL: ME}
         self.reads: list[str] = []
         for asset, owner in self.owners.items():
-            data = _document(asset, owner, asset.encode())
-            cid = _cid(data)
-            self.documents[cid] = data
-            digest = "0x" + hashlib.sha256(data).hexdigest()
-            entry = {"asset": asset, "seq": 0, "actor": owner, "record_cid": cid, "record_digest": digest}
-            self.histories[asset] = [entry]
+            self.add_record(asset, owner, asset.encode())
+
+    def add_record(self, asset: str, actor: str, payload: bytes) -> str:
+        data = _document(asset, actor, payload)
+        cid = _cid(data)
+        self.documents[cid] = data
+        history = self.histories.setdefault(asset, [])
+        digest = "0x" + hashlib.sha256(data).hexdigest()
+        history.append(
+            {"asset": asset, "seq": len(history), "actor": actor, "record_cid": cid, "record_digest": digest}
+        )
+        return cid
 
     def assets(self, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
         rows = [
@@ -73,30 +86,88 @@ class FakeQuery:
         edges = [{"from": DATASET, "to": MODEL, "via": "ancestor"}] if address == MODEL else []
         return {"root": address, "nodes": [], "edges": edges}
 
-    def record_cid(self, asset: str) -> str:
-        return str(self.histories[asset][0]["record_cid"])
+    def record_cid(self, asset: str, seq: int = 0) -> str:
+        return str(self.histories[asset][seq]["record_cid"])
 
 
 class FakeStorage:
+    """The daemon: serves the documents, holds pins; can be down, lose everything, or never answer."""
+
     def __init__(self, documents: dict[str, bytes]) -> None:
         self.documents = documents
-        self.pins: list[str] = []
+        self.pinned: set[str] = set()
+        self.pin_calls: list[str] = []
+        self.fetches: list[str] = []
         self.down = False
         self.tampered: set[str] = set()
+        self.nobody_serves: set[str] = set()
 
     async def fetch_bytes(
         self, cid: CID, *, max_size: int, expected_digest: ContentDigest | None = None, timeout: float | None
     ) -> bytes:
+        self.fetches.append(str(cid))
         if self.down:
             raise IpfsUnavailable("http://ipfs", "connection refused")
+        if str(cid) in self.nobody_serves:
+            await asyncio.Event().wait()  # like Kubo looking for a block nobody has, until the timeout
         if str(cid) in self.tampered:
-            raise PayloadMismatch(f"{cid} has another digest")
+            raise DigestMismatch(f"{cid} has another digest")
         return self.documents[str(cid)]
 
-    async def pin(self, cid: CID, *, timeout: float | None = None) -> None:
+    async def pin(self, cid: CID, *, timeout: float | None = None, name: str = "proml") -> None:
+        self.pin_calls.append(str(cid))
         if self.down:
             raise IpfsUnavailable("http://ipfs", "connection refused")
-        self.pins.append(str(cid))
+        self.pinned.add(str(cid))
+
+    async def pins(self) -> set[str]:
+        if self.down:
+            raise IpfsUnavailable("http://ipfs", "connection refused")
+        return set(self.pinned)
+
+
+class FakeCluster:
+    """This organisation's cluster peer: the shared pinset and how this peer holds each pin."""
+
+    def __init__(self) -> None:
+        self.pinset: dict[str, Pin] = {}
+        self.here: dict[str, str] = {}  # status on this peer, for pins in the pinset
+        self.calls: list[tuple[str, str]] = []
+        self.down = False
+        self.refuse_pins = False
+
+    async def statuses(self, *, local: bool = False) -> AsyncIterator[PinStatus]:
+        assert local
+        if self.down:
+            raise ClusterUnavailable("http://cluster", "connection refused")
+        for cid, pin in list(self.pinset.items()):
+            status = self.here.get(cid) or ("pinned" if pin.allocated_to(MY_PEER) else "remote")
+            yield PinStatus(
+                cid, pin.name, pin.allocations, {MY_PEER: PeerStatus("me", "ipfs", status, "", 0)}
+            )
+
+    async def allocation(self, cid: str) -> Pin | None:
+        self.calls.append(("allocation", cid))
+        return self.pinset.get(cid)
+
+    async def pin(self, cid: str, *, replication_min: int, replication_max: int, name: str) -> Pin:
+        self.calls.append(("pin", cid))
+        if self.refuse_pins:
+            raise ClusterUnavailable("http://cluster", "connection refused")
+        allocations = () if replication_min == -1 else (MY_PEER,)
+        self.pinset[cid] = Pin(cid, name, allocations, replication_min, replication_max)
+        self.here[cid] = "pin_queued"
+        return self.pinset[cid]
+
+    async def recover(self, cid: str, *, local: bool = True) -> PinStatus:
+        self.calls.append(("recover", cid))
+        assert local
+        self.here[cid] = "pinning"
+        return PinStatus(cid, "", (), {})
+
+    def unpin(self, cid: str) -> None:
+        del self.pinset[cid]
+        self.here.pop(cid, None)
 
 
 @pytest.fixture
@@ -104,9 +175,26 @@ def query() -> FakeQuery:
     return FakeQuery()
 
 
-def _replicator(query: FakeQuery, storage: FakeStorage, policy: str, path: Path) -> Replicator:
+def _replicator(
+    query: FakeQuery,
+    storage: FakeStorage,
+    path: Path,
+    policy: str = "all",
+    cluster: FakeCluster | None = None,
+    replication: tuple[int, int] = (-1, -1),
+    interval: float = 0,
+    timeout: float = 5.0,
+) -> Replicator:
     return Replicator(
-        cast(Query, query), cast(StorageProvider, storage), ME, policy, path / "replication.db", interval=0
+        cast(Query, query),
+        cast(StorageProvider, storage),
+        ME,
+        policy,
+        path / "replication.db",
+        cluster=cast(ClusterClient, cluster),
+        replication=replication,
+        interval=interval,
+        timeout=timeout,
     )
 
 
@@ -114,97 +202,254 @@ def _payload_cid(asset: str) -> str:
     return _cid(asset.encode())
 
 
-def test_dependencies_policy_pins_only_what_my_assets_derive_from(query: FakeQuery, tmp_path: Path) -> None:
+def _everything(query: FakeQuery) -> set[str]:
+    return {query.record_cid(a) for a in query.owners} | {_payload_cid(a) for a in query.owners}
+
+
+# -- without a cluster: the daemon's own pins ------------------------------------------------------------
+
+
+def test_every_recorded_cid_is_pinned_own_records_included(query: FakeQuery, tmp_path: Path) -> None:
     storage = FakeStorage(query.documents)
-    replicator = _replicator(query, storage, "dependencies", tmp_path)
-    assert asyncio.run(replicator.step()) == 2
-    assert storage.pins == [query.record_cid(DATASET), _payload_cid(DATASET)]
+    replicator = _replicator(query, storage, tmp_path)
+    assert asyncio.run(replicator.step()) == 6  # three documents, three payloads
+    assert storage.pinned == _everything(query)
+    assert asyncio.run(replicator.step()) == 0  # the daemon holds them all: nothing to do
+    assert replicator.status()["pinned"] == 6 and replicator.status()["missing_here"] == 0
 
 
-def test_all_policy_pins_every_other_organisations_records_but_not_mine(
-    query: FakeQuery, tmp_path: Path
-) -> None:
+def test_a_daemon_that_lost_its_pins_is_seen_and_filled_again(query: FakeQuery, tmp_path: Path) -> None:
     storage = FakeStorage(query.documents)
-    replicator = _replicator(query, storage, "all", tmp_path)
-    assert asyncio.run(replicator.step()) == 4
-    assert set(storage.pins) == {
-        query.record_cid(DATASET),
-        _payload_cid(DATASET),
-        query.record_cid(UNRELATED),
-        _payload_cid(UNRELATED),
-    }
+    replicator = _replicator(query, storage, tmp_path)
+    asyncio.run(replicator.step())
+    storage.pinned.clear()  # the repository was deleted
+    before = asyncio.run(replicator.census())
+    assert (before.missing_here, before.pinned, before.recorded) == (6, 0, 6)
+    fetched = len(storage.fetches)
+    assert asyncio.run(replicator.step()) == 6
+    assert storage.pinned == _everything(query)
+    assert len(storage.fetches) == fetched  # verified documents are remembered: not fetched again
+    assert asyncio.run(replicator.census()).missing_here == 0
 
 
-def test_a_restart_redoes_nothing(query: FakeQuery, tmp_path: Path) -> None:
+def test_dependencies_policy_keeps_what_my_assets_derive_from(query: FakeQuery, tmp_path: Path) -> None:
     storage = FakeStorage(query.documents)
-    first = _replicator(query, storage, "all", tmp_path)
-    asyncio.run(first.step())
-    first.close()
-    again = _replicator(query, storage, "all", tmp_path)
-    assert asyncio.run(again.step()) == 0
-    assert again.status()["pinned"] == 2 and again.status()["payloads"] == 2
+    replicator = _replicator(query, storage, tmp_path, policy="dependencies")
+    asyncio.run(replicator.step())
+    wanted = {query.record_cid(a) for a in (DATASET, MODEL)} | {_payload_cid(a) for a in (DATASET, MODEL)}
+    assert storage.pinned == wanted
+    assert {w.asset for w in replicator.wanted()} == {DATASET, MODEL}
 
 
-def test_an_ipfs_outage_is_retried_later(query: FakeQuery, tmp_path: Path) -> None:
-    storage = FakeStorage(query.documents)
-    storage.down = True
-    replicator = _replicator(query, storage, "dependencies", tmp_path)
-    assert asyncio.run(replicator.step()) == 0
-    status = replicator.status()
-    assert status["failed"] == 1 and "IpfsUnavailable" in status["error"]
-    storage.down = False
-    assert asyncio.run(replicator.step()) == 2  # interval 0: the retry is due at once
-    assert replicator.status()["failed"] == 0 and replicator.status()["error"] is None
-
-
-def test_run_survives_outages_until_stopped(query: FakeQuery, tmp_path: Path) -> None:
-    storage = FakeStorage(query.documents)
-    storage.down = True
-    replicator = _replicator(query, storage, "dependencies", tmp_path)
-
-    async def run() -> None:
-        stop = asyncio.Event()
-        task = asyncio.create_task(replicator.run(stop))
-        await asyncio.sleep(0.05)
-        storage.down = False
-        await asyncio.sleep(0.05)
-        stop.set()
-        await asyncio.wait_for(task, 5)
-
-    asyncio.run(run())
-    assert replicator.status()["pinned"] == 1
-
-
-def test_a_document_that_does_not_match_its_digest_is_not_pinned_nor_retried(
+def test_a_document_that_does_not_match_its_digest_is_not_pinned_nor_fetched_again(
     query: FakeQuery, tmp_path: Path
 ) -> None:
     storage = FakeStorage(query.documents)
     storage.tampered.add(query.record_cid(DATASET))
-    replicator = _replicator(query, storage, "dependencies", tmp_path)
+    replicator = _replicator(query, storage, tmp_path)
+    asyncio.run(replicator.step())
+    asyncio.run(replicator.step())
+    assert storage.fetches.count(query.record_cid(DATASET)) == 1
+    assert query.record_cid(DATASET) not in storage.pinned and _payload_cid(DATASET) not in storage.pinned
+    assert replicator.status()["invalid"] == 1 and replicator.status()["pinned"] == 4
+
+
+def test_an_ipfs_outage_is_reported_and_repaired_once_over(query: FakeQuery, tmp_path: Path) -> None:
+    storage = FakeStorage(query.documents)
+    storage.down = True
+    replicator = _replicator(query, storage, tmp_path)
     assert asyncio.run(replicator.step()) == 0
+    assert "IpfsUnavailable" in replicator.status()["error"]
+    with pytest.raises(IpfsUnavailable):
+        asyncio.run(replicator.census())
+    storage.down = False
+    assert asyncio.run(replicator.step()) == 6  # interval 0: retries are due at once
+    assert asyncio.run(replicator.step()) == 0  # the next pass finds everything held
+    assert replicator.status()["missing_here"] == 0 and replicator.status()["unverified"] == 0
+
+
+def test_a_failed_pin_waits_for_its_retry(query: FakeQuery, tmp_path: Path) -> None:
+    storage = FakeStorage(query.documents)
+    replicator = _replicator(query, storage, tmp_path, interval=3600)
+    asyncio.run(replicator.step())
+    storage.pinned.clear()
+
+    async def pins_fail_once() -> None:
+        original = storage.pin
+
+        async def failing(cid: CID, *, timeout: float | None = None, name: str = "proml") -> None:
+            storage.pin_calls.append(str(cid))
+            raise IpfsUnavailable("http://ipfs", "connection reset")
+
+        storage.pin = failing  # type: ignore[method-assign]
+        await replicator.step()
+        storage.pin = original  # type: ignore[method-assign]
+        # Due again in an hour (the delay doubles from `interval`): this pass tries nothing.
+        assert await replicator.step() == 0
+
+    calls = len(storage.pin_calls)
+    asyncio.run(pins_fail_once())
+    assert len(storage.pin_calls) - calls == 6  # one attempt each, not two
+    assert replicator.status()["failed"] == 6 and storage.pinned == set()
+
+
+def test_a_document_nobody_serves_holds_up_nothing(query: FakeQuery, tmp_path: Path) -> None:
+    lost = query.add_record(DATASET, OTHER, b"held by nobody")
+    storage = FakeStorage(query.documents)
+    storage.nobody_serves.add(lost)
+    replicator = _replicator(query, storage, tmp_path, timeout=3600)
+
+    async def scenario() -> tuple[set[str], bool]:
+        stop = asyncio.Event()
+        task = asyncio.create_task(replicator.run(stop))
+        for _ in range(500):
+            if storage.pinned >= _everything(query):
+                break
+            await asyncio.sleep(0.01)
+        still_fetching = lost in storage.fetches and replicator.status()["in_flight"] == 1
+        stop.set()
+        await asyncio.wait_for(task, 5)
+        return set(storage.pinned), still_fetching
+
+    pinned, still_fetching = asyncio.run(scenario())
+    assert pinned == _everything(query)  # every other record's CIDs, while the lost document is awaited
+    assert still_fetching and lost not in pinned
+
+
+def test_a_restart_fetches_no_document_again(query: FakeQuery, tmp_path: Path) -> None:
+    storage = FakeStorage(query.documents)
+    first = _replicator(query, storage, tmp_path)
+    asyncio.run(first.step())
+    first.close()
+    fetched = len(storage.fetches)
+    again = _replicator(query, storage, tmp_path)
+    assert asyncio.run(again.step()) == 0
+    assert len(storage.fetches) == fetched and again.status()["pinned"] == 6
+
+
+def test_a_history_is_read_again_only_when_it_grows(query: FakeQuery, tmp_path: Path) -> None:
+    storage = FakeStorage(query.documents)
+    replicator = _replicator(query, storage, tmp_path)
+    asyncio.run(replicator.step())
+    query.reads.clear()
     assert asyncio.run(replicator.step()) == 0
-    assert storage.pins == []
-    assert replicator.status()["invalid"] == 1
+    assert query.reads == []
+    new = query.add_record(DATASET, OTHER, b"more")
+    assert asyncio.run(replicator.step()) == 2
+    assert query.reads == [DATASET] and {new, _payload_cid("more")} <= storage.pinned
 
 
 def test_an_unknown_policy_is_refused(query: FakeQuery, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="policy"):
-        _replicator(query, FakeStorage({}), "some", tmp_path)
+        _replicator(query, FakeStorage({}), tmp_path, policy="some")
 
 
-def test_a_complete_history_is_read_again_only_when_it_grows(query: FakeQuery, tmp_path: Path) -> None:
-    storage = FakeStorage(query.documents)
-    replicator = _replicator(query, storage, "dependencies", tmp_path)
+# -- with a cluster: the pinset, and how this peer holds each pin ------------------------------------
+
+
+def _with_cluster(
+    query: FakeQuery, tmp_path: Path, replication: tuple[int, int] = (-1, -1)
+) -> tuple[Replicator, FakeStorage, FakeCluster]:
+    storage, cluster = FakeStorage(query.documents), FakeCluster()
+    return _replicator(query, storage, tmp_path, cluster=cluster, replication=replication), storage, cluster
+
+
+def test_recorded_cids_missing_from_the_pinset_are_pinned_with_the_replication(
+    query: FakeQuery, tmp_path: Path
+) -> None:
+    replicator, storage, cluster = _with_cluster(query, tmp_path, replication=(2, 2))
+    assert asyncio.run(replicator.step()) == 6
+    assert set(cluster.pinset) == _everything(query)
+    assert {(p.replication_min, p.replication_max) for p in cluster.pinset.values()} == {(2, 2)}
+    assert cluster.pinset[query.record_cid(DATASET)].name == f"proml:{DATASET}:0:record"
+    assert cluster.pinset[_payload_cid(DATASET)].name == f"proml:{DATASET}:0:content"
+    assert storage.pin_calls == []  # the cluster pins in the daemon, not the replicator
+    # Asked about each CID alone before pinning it (a listing may be cut short).
+    assert [kind for kind, _ in cluster.calls].count("allocation") == 6
+
+
+def test_a_cid_a_member_unpinned_is_pinned_again(query: FakeQuery, tmp_path: Path) -> None:
+    replicator, _, cluster = _with_cluster(query, tmp_path)
     asyncio.run(replicator.step())
-    asyncio.run(replicator.step())  # reads the history once more, finds it all done
-    query.reads.clear()
-    assert asyncio.run(replicator.step()) == 0
-    assert query.reads == []
-    data = _document(DATASET, OTHER, b"more")
-    query.documents[_cid(data)] = data
-    digest = "0x" + hashlib.sha256(data).hexdigest()
-    query.histories[DATASET].append(
-        {"asset": DATASET, "seq": 1, "actor": OTHER, "record_cid": _cid(data), "record_digest": digest}
-    )
+    payload = _payload_cid(DATASET)
+    cluster.here.clear()  # every peer holds every pin by now
+    cluster.unpin(payload)  # a rogue member, through its own cluster peer
+    census = asyncio.run(replicator.census())
+    assert (census.not_in_pinset, census.missing_here) == (1, 1)
+    cluster.calls.clear()
+    assert asyncio.run(replicator.step()) == 1
+    assert cluster.calls == [("allocation", payload), ("pin", payload)]
+    assert cluster.pinset[payload].everywhere
+
+
+def test_a_pin_this_peers_daemon_lost_is_recovered_here(query: FakeQuery, tmp_path: Path) -> None:
+    replicator, _, cluster = _with_cluster(query, tmp_path)
+    asyncio.run(replicator.step())
+    cluster.here = dict.fromkeys(cluster.pinset, "pinned")
+    lost, failed = _payload_cid(DATASET), query.record_cid(MODEL)
+    cluster.here[lost] = "unexpectedly_unpinned"  # its daemon's repository was deleted
+    cluster.here[failed] = "pin_error"
+    cluster.here[_payload_cid(MODEL)] = "pinning"  # on the way: left alone
+    census = asyncio.run(replicator.census())
+    assert (census.missing_here, census.pinned) == (3, 3)
+    cluster.calls.clear()
     assert asyncio.run(replicator.step()) == 2
-    assert query.reads == [DATASET]
+    assert sorted(cluster.calls) == sorted([("recover", lost), ("recover", failed)])
+
+
+def test_with_a_replication_factor_pins_allocated_elsewhere_are_not_missing_here(
+    query: FakeQuery, tmp_path: Path
+) -> None:
+    replicator, _, cluster = _with_cluster(query, tmp_path, replication=(1, 1))
+    asyncio.run(replicator.step())
+    elsewhere = _payload_cid(UNRELATED)
+    cluster.pinset[elsewhere] = Pin(elsewhere, "", ("12D3KooWOther",), 1, 1)
+    cluster.here = {cid: "pinned" for cid in cluster.pinset if cid != elsewhere}
+    cluster.unpin(_payload_cid(DATASET))
+    census = asyncio.run(replicator.census())
+    assert (census.remote, census.not_in_pinset, census.missing_here, census.pinned) == (1, 1, 0, 4)
+
+
+def test_a_cluster_that_does_not_answer_is_retried_later(query: FakeQuery, tmp_path: Path) -> None:
+    replicator, _, cluster = _with_cluster(query, tmp_path)
+    cluster.down = True
+    assert asyncio.run(replicator.step()) == 0
+    assert "ClusterUnavailable" in replicator.status()["error"]
+    cluster.down, cluster.refuse_pins = False, True
+    assert asyncio.run(replicator.step()) == 6  # attempted, and failed
+    assert cluster.pinset == {} and replicator.status()["failed"] == 6
+    cluster.refuse_pins = False
+    assert asyncio.run(replicator.step()) == 6  # interval 0: due again at once
+    assert set(cluster.pinset) == _everything(query)
+
+
+# -- the settings ---------------------------------------------------------------------------------------
+
+
+def _config(tmp_path: Path, cluster: str) -> Path:
+    path = tmp_path / "node.toml"
+    path.write_text(f'[node]\norg = "A"\ndata_dir = "d"\n[wallet]\nkeystore = "k"\n[cluster]\n{cluster}\n')
+    return path
+
+
+def test_cluster_settings_and_their_defaults(tmp_path: Path) -> None:
+    loaded = load_config(_config(tmp_path, ""), environ={})
+    assert (loaded.cluster_api, loaded.cluster_replication, loaded.cluster_factors) == ("", "all", (-1, -1))
+    loaded = load_config(_config(tmp_path, 'api = "http://127.0.0.1:9094"\nreplication = 2'), environ={})
+    assert (loaded.cluster_api, loaded.cluster_factors) == ("http://127.0.0.1:9094", (2, 2))
+    overridden = load_config(_config(tmp_path, ""), environ={"PROML_CLUSTER_REPLICATION": "3"})
+    assert overridden.cluster_factors == (3, 3)
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("replication = 0", "cluster.replication must be an integer of 1 or more"),
+        ('replication = "half"', 'cluster.replication must be an integer of 1 or more, or "all"'),
+        ("replication = true", "cluster.replication"),
+        ('api = "127.0.0.1:9094"', "cluster.api must be an http"),
+    ],
+)
+def test_bad_cluster_settings_name_the_setting(tmp_path: Path, setting: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(_config(tmp_path, setting), environ={})

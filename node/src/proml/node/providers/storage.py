@@ -4,10 +4,18 @@ Adding streams the payload once, computing its digest and CID on the way to the 
 CID that differs from the daemon's. Fetching streams into a temporary file, recomputes the CID of what
 arrived and, when one is expected, its digest, and keeps the file only if both match (threats T1 and T2
 of docs/security.md).
+
+Every publish passes through here, so this is where it reaches the consortium: with an IPFS Cluster peer
+configured, whatever the provider pins in its own daemon (a payload added, a record document pinned) it
+also adds to the cluster's shared pinset with the configured replication, right away. A cluster that
+does not answer does not fail the publish: the payload is pinned here, and once it is recorded on chain
+the replicator (services/replicate.py) adds it to the pinset.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -16,7 +24,13 @@ from pathlib import Path
 from proml.core.content.cid import CID
 from proml.core.content.digest import CHUNK_SIZE, DEFAULT_ALGORITHM, ContentDigest
 from proml.core.content.fingerprint import Fingerprint, Fingerprinter
+from proml.node.clients.cluster import EVERYWHERE, ClusterClient, ClusterClientError
 from proml.node.clients.ipfs import IpfsClient
+
+log = logging.getLogger(__name__)
+
+# Pin requests to the cluster at once when several documents are pinned together.
+CLUSTER_CONCURRENCY = 8
 
 
 class StorageError(Exception):
@@ -43,12 +57,26 @@ class StorageProvider:
     """Add, fetch and pin payloads through a Kubo-RPC daemon, checking CIDs and digests here.
 
     New payloads get CIDv1 with raw leaves: the CID of a small payload then carries its SHA-256 itself.
+    With `cluster`, what is pinned here is also added to the cluster's pinset with `replication` (the
+    cluster's replication-min and -max; -1 for every peer).
     """
 
-    def __init__(self, ipfs: IpfsClient, algorithm: str = DEFAULT_ALGORITHM, cid_version: int = 1) -> None:
+    def __init__(
+        self,
+        ipfs: IpfsClient,
+        algorithm: str = DEFAULT_ALGORITHM,
+        cid_version: int = 1,
+        *,
+        cluster: ClusterClient | None = None,
+        replication: tuple[int, int] = (EVERYWHERE, EVERYWHERE),
+    ) -> None:
         self._ipfs = ipfs
         self._algorithm = algorithm
         self._cid_version = cid_version
+        self._cluster = cluster
+        self._replication = replication
+        # The last failure to add a publish to the cluster's pinset (None since the last success).
+        self.cluster_error: str | None = None
 
     async def add_file(self, path: Path, *, pin: bool = True) -> StoredPayload:
         """Upload `path`, streaming; its digest and CID are computed from the same read."""
@@ -73,11 +101,16 @@ class StorageProvider:
                     f"the IPFS daemon stored a document as {result.cid}, but its CID is {local}"
                 )
             cids.append(local)
+        if pin:
+            await self._publish(cids, "proml:record")
         return cids
 
-    async def pin_many(self, cids: Sequence[CID], *, timeout: float | None = None) -> None:
+    async def pin_many(
+        self, cids: Sequence[CID], *, timeout: float | None = None, name: str = "proml"
+    ) -> None:
         if cids:
             await self._ipfs.pin_add(cids, timeout=timeout)
+            await self._publish(cids, name)
 
     async def add_bytes(self, data: bytes, *, pin: bool = True) -> StoredPayload:
         fingerprinter = Fingerprinter(self._algorithm, cid_version=self._cid_version)
@@ -131,11 +164,40 @@ class StorageProvider:
         _check(cid, fingerprinter.finish(), expected_digest)
         return data
 
-    async def pin(self, cid: CID, *, timeout: float | None = None) -> None:
+    async def pin(self, cid: CID, *, timeout: float | None = None, name: str = "proml") -> None:
         await self._ipfs.pin_add(cid, timeout=timeout)
+        await self._publish([cid], name)
 
     async def is_pinned(self, cid: CID) -> bool:
         return bool(await self._ipfs.is_pinned(cid))
+
+    async def pins(self) -> set[str]:
+        """The CIDs the daemon holds pinned (recursively), as its daemon says now."""
+        return set(await self._ipfs.pin_ls(type="recursive"))
+
+    async def _publish(self, cids: Sequence[CID], name: str) -> None:
+        """Add `cids` to the cluster's pinset, if there is a cluster; a failure is logged, not raised."""
+        if self._cluster is None or not cids:
+            return
+        cluster = self._cluster
+        low, high = self._replication
+        slots = asyncio.Semaphore(CLUSTER_CONCURRENCY)
+
+        async def one(cid: CID) -> None:
+            async with slots:
+                await cluster.pin(cid, replication_min=low, replication_max=high, name=name)
+
+        outcomes = await asyncio.gather(*(one(cid) for cid in cids), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, ClusterClientError):
+                self.cluster_error = str(outcome)
+                log.warning(
+                    "not in the cluster's pinset yet (the replicator adds it once recorded): %s", outcome
+                )
+                return
+            if isinstance(outcome, BaseException):
+                raise outcome
+        self.cluster_error = None
 
     async def _add(
         self, content: AsyncIterator[bytes], fingerprinter: Fingerprinter, pin: bool
@@ -148,6 +210,8 @@ class StorageProvider:
             raise PayloadMismatch(
                 f"the IPFS daemon stored the payload as {added.cid}, but its CID is {local.cid}"
             )
+        if pin:
+            await self._publish([local.cid], "proml:payload")
         return StoredPayload(local.cid, local.digest, local.size)
 
 
