@@ -5,7 +5,8 @@ The API's process (`api_services`) captures into the outbox, reads the index and
 chain without a key (`BlockchainProvider.reader`). The background process (`background_services`) signs
 with the `Signer` it has decrypted, sends, indexes and replicates. What both use (the outbox, IPFS, the
 storage provider, the index and its queries) is built alike (`_shared`), each process over connections
-of its own to the node's files.
+of its own to the node's files; both talk to the organisation's IPFS Cluster peer when `cluster.api` names
+one (the storage provider adds what it pins to the pinset; the API's health asks how the pins are).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from proml.contracts.addresses import checksum
 
 from .clients.chain import ChainClient, ChainClientError
+from .clients.cluster import ClusterClient
 from .clients.ipfs import IpfsClient
 from .clients.keystore import keystore_address
 from .config import GWEI, NodeConfig
@@ -47,6 +49,7 @@ class NodeSetupError(Exception):
 @dataclass(frozen=True)
 class _Shared:
     ipfs: IpfsClient
+    cluster: ClusterClient | None
     storage: StorageProvider
     index: Index
     query: Query
@@ -54,8 +57,25 @@ class _Shared:
 
 def _shared(config: NodeConfig, chain: BlockchainProvider) -> _Shared:
     ipfs = IpfsClient(config.ipfs_api)
+    # The organisation's own cluster peer, if it runs one: what this node publishes joins the pinset.
+    cluster = ClusterClient(config.cluster_api) if config.cluster_api else None
+    storage = StorageProvider(
+        ipfs, config.digest_algorithm, cluster=cluster, replication=config.cluster_factors
+    )
     index = Index(Paths.of(config.data_dir).index, chain, config.registry, config.confirmations)
-    return _Shared(ipfs, StorageProvider(ipfs, config.digest_algorithm), index, Query(index))
+    return _Shared(ipfs, cluster, storage, index, Query(index))
+
+
+def _replicator(config: NodeConfig, shared: _Shared, address: str) -> Replicator:
+    return Replicator(
+        shared.query,
+        shared.storage,
+        address,
+        config.replication,
+        config.data_dir / REPLICATION_FILE,
+        cluster=shared.cluster,
+        replication=config.cluster_factors,
+    )
 
 
 # -- the API's process --------------------------------------------------------------------------------
@@ -72,15 +92,21 @@ class ApiServices:
     chain_client: ChainClient
     chain: BlockchainProvider
     ipfs: IpfsClient
+    cluster: ClusterClient | None
     storage: StorageProvider
     index: Index
     query: Query
     capture: CaptureService
     governance: GovernanceService
     verify: VerifyService
+    # Only looked at (the health report's census); the background process's replicator repairs.
+    replication: Replicator
 
     async def close(self) -> None:
         await self.ipfs.aclose()
+        if self.cluster is not None:
+            await self.cluster.aclose()
+        self.replication.close()
         self.index.close()
         self.outbox.close()
 
@@ -116,12 +142,14 @@ def api_services(config: NodeConfig) -> ApiServices:
         chain_client=chain_client,
         chain=chain,
         ipfs=shared.ipfs,
+        cluster=shared.cluster,
         storage=shared.storage,
         index=shared.index,
         query=shared.query,
         capture=CaptureService(outbox, actor_name, address, config.registry, asset_kinds),
         governance=GovernanceService(outbox),
         verify=VerifyService(shared.query, shared.storage, chain, config.registry),
+        replication=_replicator(config, shared, address),
     )
 
 
@@ -147,6 +175,7 @@ class BackgroundServices:
     outbox: Outbox
     chain: BlockchainProvider
     ipfs: IpfsClient
+    cluster: ClusterClient | None
     storage: StorageProvider
     index: Index
     query: Query
@@ -155,6 +184,8 @@ class BackgroundServices:
 
     async def close(self) -> None:
         await self.ipfs.aclose()
+        if self.cluster is not None:
+            await self.cluster.aclose()
         self.replicator.close()
         self.index.close()
         self.outbox.close()
@@ -184,13 +215,12 @@ def background_services(config: NodeConfig, signer: Signer, chain_id: int) -> Ba
         replace_after=config.replace_after,
         watch_blocks=config.watch_blocks,
     )
-    replicator = Replicator(
-        shared.query, shared.storage, signer.address, config.replication, config.data_dir / REPLICATION_FILE
-    )
+    replicator = _replicator(config, shared, signer.address)
     return BackgroundServices(
         outbox=outbox,
         chain=chain,
         ipfs=shared.ipfs,
+        cluster=shared.cluster,
         storage=shared.storage,
         index=shared.index,
         query=shared.query,

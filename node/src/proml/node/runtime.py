@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from . import background
 from .clients.chain import ChainClientError
+from .clients.cluster import ClusterClientError
 from .clients.ipfs import IpfsClientError
 from .composition import NodeSetupError, api_services
 from .config import NodeConfig
@@ -20,6 +22,10 @@ log = logging.getLogger(__name__)
 # How often the node looks whether its background process still runs, and waits before restarting it.
 SUPERVISE_INTERVAL = 1.0
 RESTART_DELAY = 5.0
+# The health report's count of recorded CIDs against the cluster's and the daemon's pins is reused this
+# long (seconds), and given at most CENSUS_BUDGET to be made: health must answer quickly, and often.
+CENSUS_TTL = 3.0
+CENSUS_BUDGET = 5.0
 
 
 class NodeRuntime:
@@ -35,6 +41,8 @@ class NodeRuntime:
         self.background = background.process(config, self.services.chain_id, passphrase)
         self._supervisor: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self._census: tuple[float, dict[str, Any]] | None = None
+        self._census_lock: asyncio.Lock | None = None
 
     # -- background work --------------------------------------------------------------------------
 
@@ -78,8 +86,9 @@ class NodeRuntime:
 
     async def health(self) -> dict[str, Any]:
         services = self.services
-        chain = await asyncio.to_thread(self._chain_health)
-        ipfs = await self._ipfs_health()
+        chain_check = asyncio.create_task(asyncio.to_thread(self._chain_health))
+        ipfs, cluster = await asyncio.gather(self._ipfs_health(), self._cluster_health())
+        chain = await chain_check
         reported = self._background_status()
         index: dict[str, Any] = {"cursor": services.index.cursor, "error": reported.get("index_error")}
         try:
@@ -87,7 +96,7 @@ class NodeRuntime:
         except ChainClientError:
             index["lag"] = None
         outbox = {"depth": services.outbox.depth(), "error": reported.get("submitter_error")}
-        ok = bool(chain["ok"] and ipfs["ok"] and self.background.running)
+        ok = bool(chain["ok"] and ipfs["ok"] and cluster["ok"] is not False and self.background.running)
         return {
             "status": "ok" if ok else "degraded",
             "org": self.config.org,
@@ -95,6 +104,7 @@ class NodeRuntime:
             "registry": self.config.registry,
             "chain": chain,
             "ipfs": ipfs,
+            "cluster": cluster,
             "outbox": outbox,
             "index": index,
             "background": {"running": self.background.running, "pid": self.background.pid},
@@ -122,7 +132,46 @@ class NodeRuntime:
 
     async def _ipfs_health(self) -> dict[str, Any]:
         try:
-            identity = await self.services.ipfs.id()
+            identity, peers = await asyncio.gather(self.services.ipfs.id(), self.services.ipfs.swarm_peers())
         except IpfsClientError as exc:
-            return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
-        return {"ok": True, "peer_id": identity.id}
+            return {"ok": False, "peers": 0, "error": f"{type(exc).__name__}: {exc}"}
+        return {"ok": True, "peer_id": identity.id, "peers": len(peers)}
+
+    async def _cluster_health(self) -> dict[str, Any]:
+        """The cluster peer as it answers now, and the recorded CIDs against what it and the daemon hold
+        (without a cluster, against the daemon's own pins): `missing_here` counts those this peer should
+        hold and does not."""
+        cluster = self.services.cluster
+        report: dict[str, Any] = {"configured": cluster is not None, "ok": None, "peers": 0, "errors": []}
+        if cluster is not None:
+            try:
+                identity = await cluster.id()
+            except ClusterClientError as exc:
+                report.update(ok=False, errors=[f"{type(exc).__name__}: {exc}"])
+            else:
+                errors = [e for e in (identity.error, identity.ipfs_error) if e]
+                report.update(ok=not errors, id=identity.id, peers=len(identity.cluster_peers), errors=errors)
+        census = await self._replication_census()
+        if "error" in census:
+            report["errors"] = [*report["errors"], census["error"]]
+        report.update({k: v for k, v in census.items() if k != "error"})
+        return report
+
+    async def _replication_census(self) -> dict[str, Any]:
+        """`Replicator.census` as a report, made at most once every CENSUS_TTL seconds."""
+        if self._census_lock is None:
+            self._census_lock = asyncio.Lock()
+        async with self._census_lock:
+            if self._census is not None and time.monotonic() - self._census[0] < CENSUS_TTL:
+                return self._census[1]
+            keys = ("recorded", "pinned", "missing_here", "not_in_pinset", "unverified", "invalid", "pinset")
+            report: dict[str, Any]
+            try:
+                census = await asyncio.wait_for(self.services.replication.census(), CENSUS_BUDGET)
+                report = {key: value for key, value in census.report().items() if key in keys}
+            except (ClusterClientError, IpfsClientError, TimeoutError) as exc:
+                report = dict.fromkeys(keys)
+                report["error"] = f"recorded CIDs not checked: {type(exc).__name__}: {exc}"
+            report["checked_at"] = time.time()
+            self._census = (time.monotonic(), report)
+            return report

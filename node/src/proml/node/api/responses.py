@@ -63,11 +63,21 @@ class Health(_Response):
     address: str
     registry: str
     chain: dict[str, Any] = Field(description="ok, and chain_id and block, or error")
-    ipfs: dict[str, Any] = Field(description="ok, and peer_id, or error")
+    ipfs: dict[str, Any] = Field(description="ok, peer_id and peers (swarm peers connected), or error")
+    cluster: dict[str, Any] = Field(
+        description="configured (cluster.api set), ok (null when not configured), id, peers (the cluster's"
+        " peers this peer knows), errors; and the CIDs recorded on chain (verified documents and their"
+        " payloads) against what the cluster and the IPFS daemon hold now: recorded, pinned, missing_here"
+        " (this peer should hold them and does not), not_in_pinset, unverified, invalid, pinset (the"
+        " cluster's pinset size), checked_at (the count is reused for a few seconds)"
+    )
     outbox: dict[str, Any] = Field(description="depth (entries not final) and the submitter's last error")
     index: dict[str, Any] = Field(description="cursor, lag in blocks, and the indexer's last error")
     background: dict[str, Any] = Field(description="running, and the pid of the background process")
-    replication: dict[str, Any]
+    replication: dict[str, Any] = Field(
+        description="the background replicator's last pass: policy, replication, counts, failed (repairs"
+        " waiting for a retry), in_flight, error, checked_at"
+    )
 
 
 class AssetSummary(_Response):
