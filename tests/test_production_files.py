@@ -514,3 +514,31 @@ def test_an_org_added_later_gets_the_chains_genesis_and_the_others_peer_with_it(
     assert (out / "delta" / "ipfs" / "swarm.key").read_text() == (
         out / "acme-labs" / "ipfs" / "swarm.key"
     ).read_text()
+
+
+def test_systemd_accepts_the_units(tmp_path: Path) -> None:
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("no systemd-analyze on this machine")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("geth", "ipfs", "ipfs-cluster-service", "proml"):
+        (bin_dir / name).write_text("#!/bin/sh\n")
+        (bin_dir / name).chmod(0o755)
+    text = members_text().replace(
+        "[[orgs]]", f'[deploy]\nbin_dir = "{bin_dir}"\nproml = "{bin_dir}/proml"\n\n[[orgs]]', 1
+    )
+    out = make(tmp_path, text)
+    for unit in (
+        "chain/geth.service",
+        "ipfs/kubo.service",
+        "cluster/ipfs-cluster.service",
+        "node/proml-node.service",
+    ):
+        checked = subprocess.run(
+            [analyze, "verify", "--man=no", str(out / "beta-data" / unit)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert checked.returncode == 0 and not checked.stderr.strip(), (unit, checked.stderr)
