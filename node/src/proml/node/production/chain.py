@@ -146,4 +146,9 @@ def besu_config(members: Members, org: Org) -> str:
         f"rpc-http-port = {org.ports['http']}\n"
         'rpc-http-api = ["ETH", "NET", "WEB3", "QBFT"]\n'
         'host-allowlist = ["localhost", "127.0.0.1"]\n'
+        + (
+            ""
+            if all(o.host_is_ip for o in members.orgs)
+            else "# Static nodes named by DNS names: Besu's (experimental) DNS option.\nXdns-enabled = true\n"
+        )
     )
