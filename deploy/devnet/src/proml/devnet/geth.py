@@ -10,10 +10,18 @@ The sealing key is geth's, in the datadir's keystore, unlocked at start with a p
 an organisation's ProML signing key, which stays with the ProML node (geth unlocks an account for the
 whole life of the process, behind an HTTP API that anyone on the machine can call).
 
-Isolating a node (`remove_peer`, both ways) holds only while both processes run: `admin_removePeer`
-takes the peer out of the running node's static set too, so neither side dials the other again, but a
-restart reads the static peers from the `--config` file again. `start(static_peers=())` restarts a node
-alone.
+Peers, as 1.13.15 handles them (checked on the real binary). `admin_removePeer` disconnects the peer
+and drops it from the running node's static set, so that this side no longer dials it; but the other
+side, if it has this node as a static peer, dials back in about 35 s: isolating takes `remove_peer` on
+both sides. Both last while the processes run: a restart reads the static peers from the `--config` file
+again (`start(static_peers=())` restarts a node alone). `admin_addPeer` does not dial a node this process
+dialed in the last 35 s (geth's dial history), so reconnecting two running nodes can take that long; a
+freshly started process dials at once. A node that is behind syncs only after its forced sync cycle
+(10 s after it started or last synced) when it has fewer than 5 peers.
+
+Starting signers from the genesis: each one that seals before it is connected seals its own block 1, and
+then none can seal again (each signed recently) until a sync puts them on one branch; so start them with
+`seal=False`, connect them, then `start_sealing()` every one.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ from .processes import (
     choose_port,
     listens_on,
     log_tail,
+    private_dir,
     spawn,
     stop_process,
     wait_until,
@@ -149,11 +158,13 @@ def write_sealer_key(
     `password_file(datadir)`, both readable by their owner only; the key's address.
 
     Writing the same key again replaces its file (geth refuses to unlock an address with two files).
+    `scrypt_n` is the key file's work factor: with geth's standard one, unlocking at start takes geth
+    about 5 s and leaves it at about 320 MB of memory instead of 60 MB; `LIGHT_SCRYPT_N` (geth's light
+    one) unlocks at once, for development chains whose key file is protected by its mode alone anyway.
     """
     keystore = Account.encrypt(private_key, password, kdf="scrypt", iterations=scrypt_n)
     address = to_checksum_address("0x" + str(keystore["address"]))
-    folder = datadir / "keystore"
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder = private_dir(private_dir(datadir) / "keystore")
     # A fixed name, so that writing it again replaces it; geth reads every file in the folder.
     write_private(folder / f"sealer--{address[2:].lower()}.json", json.dumps(keystore))
     write_private(password_file(datadir), password + "\n")
@@ -266,10 +277,12 @@ class Geth:
         """`geth init` the datadir with the genesis, once (a datadir that holds a chain is left alone)."""
         if self.initialised():
             return
-        self.datadir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(self.datadir)
         command = [str(geth_binary()), "--datadir", str(self.datadir), "init", str(self.genesis)]
         try:
-            done = subprocess.run(command, capture_output=True, timeout=INIT_TIMEOUT, check=False)
+            done = subprocess.run(
+                command, capture_output=True, timeout=INIT_TIMEOUT, check=False, umask=0o077
+            )
         except subprocess.TimeoutExpired as exc:
             raise GethFailed(f"geth init {self.name} took more than {INIT_TIMEOUT:g} s") from exc
         if done.returncode != 0 or not self.initialised():
