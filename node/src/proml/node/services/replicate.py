@@ -234,6 +234,7 @@ class Replicator:
         self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore, asyncio.Semaphore] | None = None
         self._retries: dict[tuple[str, str], _Retry] = {}
         self._in_flight: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._failed: set[tuple[str, str]] = set()  # repairs whose last attempt failed
         self._histories: dict[str, tuple[int | None, list[Wanted]]] = {}
         self._scope_key: tuple[tuple[str, int | None], ...] | None = None
         self._scope: list[str] = []
@@ -293,6 +294,8 @@ class Replicator:
                 break
             started += self._start(kind, guarded.cid, self._repair(kind, guarded))
         self.last, self.checked_at = census, time.time()
+        if not self._failed:
+            self.last_error = None
         if wait:
             await self._settle()
         return started
@@ -307,15 +310,12 @@ class Replicator:
     def status(self) -> dict[str, Any]:
         """The last pass, for the health report (written by the background process once a second)."""
         now = time.time()
-        failing = sum(
-            1 for key, retry in self._retries.items() if retry.attempts and key not in self._in_flight
-        )
         report: dict[str, Any] = {
             "policy": self.policy,
             "cluster": self._cluster is not None,
             "replication": "all" if self.everywhere else self._replication[0],
             "pending": 0,
-            "failed": failing,
+            "failed": len(self._failed),
             "waiting": sum(1 for r in self._retries.values() if r.due > now),
             "in_flight": len(self._in_flight),
             "error": self.last_error,
@@ -426,6 +426,7 @@ class Replicator:
     def _settled(self, cid: str) -> None:
         for kind in (ADD_TO_PINSET, RECOVER, PIN_HERE):
             self._retries.pop((kind, cid), None)
+            self._failed.discard((kind, cid))
 
     # -- repairing ----------------------------------------------------------------------------------
 
@@ -485,6 +486,7 @@ class Replicator:
         try:
             async with slots:
                 await asyncio.wait_for(work(), limit)
+            self._failed.discard(key)
             if kind in (VERIFY, PIN_HERE):
                 # Done for good. A recovery or a pinset entry only started the cluster's work: its
                 # retry stays due until a pass sees the CID held.
@@ -492,9 +494,11 @@ class Replicator:
         except asyncio.CancelledError:
             raise
         except (ClusterClientError, IpfsClientError, StorageError, TimeoutError) as exc:
+            self._failed.add(key)
             self.last_error = f"{kind} {cid}: {type(exc).__name__}: {exc}"
             log.warning("replicate: %s; retrying later", self.last_error)
         except Exception as exc:
+            self._failed.add(key)
             self.last_error = f"{kind} {cid}: {type(exc).__name__}: {exc}"
             log.exception("replicate: %s", self.last_error)
         finally:
