@@ -3,7 +3,8 @@
 The service's neighbours are fakes at their boundary: the index's answers for one asset (`Ledger`, in
 place of the Query), the asset's `head()` on chain (`Chain`, in place of the blockchain provider) and the
 IPFS daemon (`Daemon`) behind a real StorageProvider, so that the CID and digest checks are the real ones.
-The whole path runs against a real devnet in tests/integration/test_verify_truth.py.
+The store of verified documents is a real DocumentCache in the test's folder. The whole path runs against
+a real devnet in tests/integration/test_verify_truth.py.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import AsyncIterator, Sequence
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,15 +22,18 @@ from eth_abi.abi import encode
 
 from proml.contracts import calls
 from proml.contracts.addresses import checksum
-from proml.contracts.hash_chain import Record, recompute_head
+from proml.contracts.hash_chain import ZERO_HEAD, Record, next_head, recompute_head
 from proml.core.content.cid import CID, cid_of_bytes
 from proml.core.content.digest import ContentDigest
 from proml.core.records import SCHEMA, Actor, Artifact, Environment, RecordDocument
 from proml.core.workflow import Activity
 from proml.node.clients.ipfs import IpfsError
 from proml.node.providers.storage import StorageProvider
+from proml.node.services.document_cache import DocumentCache
 from proml.node.services.query import UnindexedAsset
 from proml.node.services.verify import (
+    BATCH,
+    FETCH_CONCURRENCY,
     MAX_DOCUMENT,
     VerifyService,
     _disagreements,
@@ -125,8 +131,13 @@ class Daemon:
 
     def __init__(self) -> None:
         self.served: dict[str, bytes] = {}
+        self.hanging: set[str] = set()  # CIDs the daemon looks for and never finds, and never says so
         self.documents_asked: list[tuple[str, int | None]] = []
+        self.timeouts: set[float | None] = set()
         self.streams_asked: list[str] = []
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.on_ask: Callable[[str], object] = lambda cid: None
 
     def put(self, data: bytes) -> str:
         cid = str(cid_of_bytes(data, cid_version=1))
@@ -149,7 +160,17 @@ class Daemon:
         self, cid: CID | str, *, max_size: int | None = None, timeout: float | None = None
     ) -> bytes:
         self.documents_asked.append((str(cid), max_size))
-        data = self._serve(cid)
+        self.on_ask(str(cid))
+        self.timeouts.add(timeout)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(0)  # others start meanwhile, as they would over HTTP
+            if str(cid) in self.hanging:
+                await asyncio.Event().wait()
+            data = self._serve(cid)
+        finally:
+            self.in_flight -= 1
         if max_size is not None and len(data) > max_size:
             raise IpfsError(f"{cid} is larger than {max_size} bytes", status=200, endpoint="cat")
         return data
@@ -164,6 +185,7 @@ class Ledger:
         self.entries: list[dict[str, Any]] = []
         self.chain: list[Record] = []
         self.names: dict[int, str | None] = {}
+        self.head = ZERO_HEAD  # what the records so far lead to, as the contract keeps it
 
     def add(
         self,
@@ -190,9 +212,10 @@ class Ledger:
                 record_cid=b"" if cid is None else CID.parse(cid).to_bytes(),
                 inputs=tuple(inputs),
                 outputs=tuple(outputs),
-                prev_head=recompute_head(self.chain),
+                prev_head=self.head,
             )
         )
+        self.head = next_head(self.head, self.chain[-1].hash())
         entry = record(
             seq,
             activity,
@@ -233,12 +256,23 @@ class Chain:
 
 
 class World:
-    def __init__(self, kind: str = "model") -> None:
+    """An asset's records (the Ledger), the chain, IPFS and the verify service over them; with `store`, the
+    service keeps the documents it checked in a DocumentCache at that path."""
+
+    def __init__(self, kind: str = "model", store: Path | None = None, **options: Any) -> None:
         self.ledger = Ledger(kind)
         self.daemon = Daemon()
         self.chain = Chain(self.ledger)
+        self.store = None if store is None else DocumentCache(store)
         storage = StorageProvider(self.daemon)  # type: ignore[arg-type]
-        self.service = VerifyService(self.ledger, storage, self.chain, REGISTRY)  # type: ignore[arg-type]
+        self.service = VerifyService(
+            self.ledger,  # type: ignore[arg-type]
+            storage,
+            self.chain,  # type: ignore[arg-type]
+            REGISTRY,
+            self.store,
+            **options,
+        )
 
     def document(
         self,
@@ -367,7 +401,7 @@ def test_a_document_ipfs_does_not_have_is_a_problem_not_a_crash() -> None:
     cid = world.ledger.entries[1]["record_cid"]
     del world.daemon.served[cid]
     [problem] = problems_of(world.verify(), 1)
-    assert problem == f"record 1: document {cid}: cat: {cid}: block was not found locally"
+    assert problem == f"record 1: document {cid} is unavailable: cat: {cid}: block was not found locally"
 
 
 def test_a_record_without_a_document_cid_is_a_problem() -> None:
@@ -494,3 +528,139 @@ def test_a_file_recorded_by_its_blake3_digest_matches() -> None:
     world.records(world.document("train", outputs=[recorded]))
     assert world.service.verify_file(ASSET, file)["result"] == "OK"
     assert world.service.verify_file(ASSET, {"sha256": file["sha256"]})["result"] == "MISMATCH"
+
+
+# -- many documents: fetched concurrently, bounded, each within its timeout; the store of checked ones -----
+
+
+def long_history(world: World, records: int) -> list[str]:
+    """A registration and `records - 1` trainings, each with a document of its own; their CIDs."""
+    world.records(world.document("register"))
+    for i in range(records - 1):
+        world.records(world.document("train", outputs=[payload(world, "weights", b"w%d" % i)]))
+    return [e["record_cid"] for e in world.ledger.entries]
+
+
+def test_a_document_ipfs_never_answers_for_is_unavailable_and_the_others_are_still_verified() -> None:
+    world = World(fetch_timeout=0.2, fetch_concurrency=8)
+    cids = long_history(world, 60)
+    world.daemon.hanging.add(cids[17])  # the daemon looks for it and never gives up
+    del world.daemon.served[cids[40]]  # the daemon says at once it has not got it
+
+    report = world.verify()
+    assert report["ok"] is False and report["result"] == "FAILED" and report["chain_ok"] is True
+    failed = {d["seq"]: d["problems"] for d in report["documents"] if d["problems"]}
+    assert sorted(failed) == [17, 40]
+    assert failed[17] == [f"record 17: document {cids[17]} is unavailable: no answer within 0.2 s"]
+    assert failed[40][0].startswith(f"record 40: document {cids[40]} is unavailable: cat:")
+    assert report["problems"] == failed[17] + failed[40]
+    # Every other document was fetched and verified; never more than the bound at once; the daemon was
+    # told the timeout too.
+    assert sorted(c for c, _ in world.daemon.documents_asked) == sorted(cids)
+    assert world.daemon.most_in_flight == 8
+    assert world.daemon.timeouts == {0.2}
+
+
+def test_documents_are_fetched_one_batch_after_the_other(tmp_path: Path) -> None:
+    world = World(store=tmp_path / "documents.db")
+    cids = long_history(world, BATCH + 3)
+    digests = [bytes.fromhex(e["record_digest"][2:]) for e in world.ledger.entries]
+    assert world.store is not None
+    store = world.store
+    stored_before_second_batch: list[int] = []
+    world.daemon.on_ask = lambda cid: (
+        stored_before_second_batch.append(len(store.get_many(digests))) if cid == cids[BATCH] else None
+    )
+    assert world.verify()["ok"] is True
+    # The first batch was done (its documents kept, and let go) before the next was asked for.
+    assert stored_before_second_batch == [BATCH]
+    assert world.daemon.most_in_flight == FETCH_CONCURRENCY
+    assert len(world.daemon.documents_asked) == BATCH + 3
+
+
+def test_checked_documents_are_read_from_the_store_next_time_and_checked_again(tmp_path: Path) -> None:
+    world = World(store=tmp_path / "documents.db")
+    cids = long_history(world, 5)
+    first = world.verify()
+    assert first["ok"] is True and len(world.daemon.documents_asked) == 5
+
+    # IPFS loses them all: the node verifies from its store, without asking IPFS.
+    world.daemon.served.clear()
+    again = world.verify()
+    assert (again["ok"], again["problems"], again["documents"]) == (True, [], first["documents"])
+    assert len(world.daemon.documents_asked) == 5
+    assert world.store is not None
+    stored = world.store.get_many([bytes.fromhex(e["record_digest"][2:]) for e in world.ledger.entries])
+    assert sorted(str(cid_of_bytes(d, cid_version=1)) for d in stored.values()) == sorted(cids)
+
+    # The store does not make a document agree with the chain: the checks of its fields are made anew.
+    world.ledger.names[3] = "C"
+    [problem] = problems_of(world.verify(), 3)
+    assert "is the member 'C' on chain" in problem
+
+
+def test_a_document_ipfs_serves_tampered_is_caught_on_first_fetch_and_not_kept(tmp_path: Path) -> None:
+    world = World(store=tmp_path / "documents.db")
+    cids = long_history(world, 4)
+    genuine = world.daemon.served[cids[2]]
+    world.daemon.served[cids[2]] = genuine.replace(b'"B"', b'"C"')
+    [problem] = problems_of(world.verify(), 2)
+    assert problem.startswith(f"record 2: document {cids[2]}: asked IPFS for {cids[2]}, received content")
+    assert world.store is not None
+    assert world.store.get_many([bytes.fromhex(world.ledger.entries[2]["record_digest"][2:])]) == {}
+    # Asked again next time (the others come from the store), and caught again.
+    problems_of(world.verify(), 2)
+    assert [c for c, _ in world.daemon.documents_asked].count(cids[2]) == 2
+    assert len(world.daemon.documents_asked) == 5
+
+
+def tamper(store: Path, digest: str, data: bytes) -> None:
+    """Change an entry in the store's file behind the node's back."""
+    with sqlite3.connect(store) as db:
+        changed = db.execute(
+            "UPDATE documents SET data = ? WHERE digest = ?", (data, bytes.fromhex(digest[2:]))
+        ).rowcount
+    assert changed == 1
+
+
+def test_a_copy_altered_in_the_store_is_not_trusted_but_fetched_again(tmp_path: Path) -> None:
+    world = World(store=tmp_path / "documents.db")
+    cids = long_history(world, 4)
+    assert world.verify()["ok"] is True
+    entries = world.ledger.entries
+    genuine = world.daemon.served[cids[1]]
+    tamper(tmp_path / "documents.db", entries[1]["record_digest"], genuine.replace(b'"B"', b'"C"'))
+    # Another record's genuine document, under this record's digest: a real document, not this one.
+    tamper(tmp_path / "documents.db", entries[2]["record_digest"], world.daemon.served[cids[3]])
+
+    report = world.verify()
+    assert (report["ok"], report["problems"]) == (True, [])
+    assert [c for c, _ in world.daemon.documents_asked[4:]] == [cids[1], cids[2]]
+    # The copies were replaced by the documents fetched: the next verification asks IPFS for nothing.
+    assert world.verify()["ok"] is True
+    assert len(world.daemon.documents_asked) == 6
+
+
+def test_a_copy_altered_in_the_store_of_a_document_ipfs_lost_fails_the_history(tmp_path: Path) -> None:
+    world = World(store=tmp_path / "documents.db")
+    cids = long_history(world, 3)
+    assert world.verify()["ok"] is True
+    record = world.ledger.entries[1]
+    tamper(tmp_path / "documents.db", record["record_digest"], world.daemon.served[cids[1]] + b" ")
+    del world.daemon.served[cids[1]]
+    [problem] = problems_of(world.verify(), 1)
+    assert problem.startswith(f"record 1: document {cids[1]} is unavailable")
+
+
+def test_a_store_sqlite_cannot_read_is_started_afresh(tmp_path: Path) -> None:
+    path = tmp_path / "documents.db"
+    path.write_bytes(b"not a database " * 100)
+    store = DocumentCache(path)
+    try:
+        assert store.get_many([b"\x01" * 32]) == {}
+        store.put_many([(b"\x01" * 32, b"document")])
+        assert store.get_many([b"\x01" * 32, b"\x02" * 32]) == {b"\x01" * 32: b"document"}
+        store.discard([b"\x01" * 32])
+        assert store.get_many([b"\x01" * 32]) == {}
+    finally:
+        store.close()

@@ -5,10 +5,22 @@ registered content and the inputs and outputs of its records. A match names the 
 when, and whether the state machine accepted it. Only an accepted record is proof: a file that only refused
 records name is REJECTED_ONLY, not OK; one no record names is a MISMATCH, with what was recorded instead.
 
-A history holds when every record document fetched from IPFS has the digest recorded on chain and says what
-the chain says (asset, activity, actor address and the member's on-chain name, inputs and outputs), and the
+A history holds when every record document has the digest (and CID) recorded on chain and says what the
+chain says (asset, activity, actor address and the member's on-chain name, inputs and outputs), and the
 hash chain of the records recomputes to the head on chain. On request, every payload a document names by
 CID is streamed from IPFS and checked against its CID and digest too.
+
+Why a long history is fast: both ways, concurrent fetches and a local store. Documents are fetched from IPFS
+at most `FETCH_CONCURRENCY` at a time, each within its own timeout, so that one that IPFS cannot serve is
+reported unavailable (its record named, the history not OK) while the others are verified. Every document
+whose bytes passed that check is kept in the node's store of verified documents (services/document_cache.py,
+keyed by the digest on chain), and read from there the next time; a copy read from the store is checked
+exactly as bytes from IPFS are (its SHA-256 against the digest on chain, its CID against the CID on chain),
+not trusted because of where it was, so a copy altered on disk is dropped and fetched again, never an OK.
+Re-hashing a document of a few KiB costs microseconds; the fetch it saves, a millisecond or more. Records
+go through in batches of `BATCH` so that at most one batch of documents is in memory at once, and the hash
+chain is recomputed in a worker thread meanwhile. A copy in the store says the node has held the document
+the chain names, not that IPFS still serves it: that is the replicator's job (services/replicate.py).
 """
 
 from __future__ import annotations
@@ -22,17 +34,24 @@ from proml.contracts import calls
 from proml.contracts.hash_chain import check_chain
 from proml.core.content.cid import CID
 from proml.core.content.digest import ContentDigest, Hasher
+from proml.core.content.fingerprint import Fingerprinter
 from proml.core.records import MAX_DOCUMENT_BYTES, Artifact, RecordDocument, RecordDocumentError
 
-from ..clients.ipfs import IpfsClientError
+from ..clients.ipfs import IpfsClientError, IpfsError
 from ..providers.blockchain import BlockchainProvider
-from ..providers.storage import StorageError, StorageProvider
+from ..providers.storage import DigestMismatch, PayloadMismatch, StorageError, StorageProvider
+from .document_cache import DocumentCache
 from .query import Query, UnindexedAsset
 
 ALGORITHMS = ("sha256", "blake3")
 MAX_DOCUMENT = MAX_DOCUMENT_BYTES  # the limit capture applies: what a node stores, it can verify
-FETCH_CONCURRENCY = 16
+# Record documents fetched from IPFS at once; each within FETCH_TIMEOUT seconds (the daemon is told, and
+# the wait is cut a little later should a daemon ignore it).
+FETCH_CONCURRENCY = 48
 FETCH_TIMEOUT = 30.0
+_TIMEOUT_GRACE = 2.0
+# Records checked per batch: what bounds the documents held in memory at once (each at most MAX_DOCUMENT).
+BATCH = 512
 # Payloads may be large: fewer at a time, each streamed through the hashers, never held.
 PAYLOAD_CONCURRENCY = 4
 PAYLOAD_TIMEOUT = 60.0
@@ -71,13 +90,27 @@ class _Checked:
 
 
 class VerifyService:
+    """With `documents`, record documents already checked are read from that store (and checked again),
+    not fetched; without it, every verification fetches every document."""
+
     def __init__(
-        self, query: Query, storage: StorageProvider, chain: BlockchainProvider, registry: str
+        self,
+        query: Query,
+        storage: StorageProvider,
+        chain: BlockchainProvider,
+        registry: str,
+        documents: DocumentCache | None = None,
+        *,
+        fetch_timeout: float = FETCH_TIMEOUT,
+        fetch_concurrency: int = FETCH_CONCURRENCY,
     ) -> None:
         self._query = query
         self._storage = storage
         self._chain = chain
         self._registry = registry.lower()
+        self._documents = documents
+        self._fetch_timeout = fetch_timeout
+        self._fetch_concurrency = fetch_concurrency
 
     def _summary(self, asset: str) -> dict[str, Any]:
         summary = self._query.asset(asset)
@@ -114,11 +147,12 @@ class VerifyService:
         records = self._query.records(address)
         names = self._query.actor_names(address)
         head = await asyncio.to_thread(self._head, address, summary["kind"])
-        chain = check_chain(records, head)
-        limit = asyncio.Semaphore(FETCH_CONCURRENCY)
-        checked = await asyncio.gather(
-            *(self._check_document(address, r, names.get(r["seq"]), limit) for r in history)
-        )
+        # Pure computation, in a thread of its own while the documents are fetched and checked.
+        chain_check = asyncio.ensure_future(asyncio.to_thread(check_chain, records, head))
+        try:
+            checked = await self._check_documents(address, history, names)
+        finally:
+            chain = await chain_check
         named = [p for c in checked for p in c.payloads]
         if payloads:
             await self._check_payloads(named, payload_timeout)
@@ -153,8 +187,31 @@ class VerifyService:
         (head,) = function.decode_output(self._chain.call(address, function.encode()))
         return bytes(head)
 
+    async def _check_documents(
+        self, asset: str, history: Sequence[dict[str, Any]], names: Mapping[int, str | None]
+    ) -> list[_Checked]:
+        """Each record's document check, in order, a batch of records at a time."""
+        limit = asyncio.Semaphore(self._fetch_concurrency)
+        checked: list[_Checked] = []
+        for start in range(0, len(history), BATCH):
+            batch = _Batch(history[start : start + BATCH])
+            if self._documents is not None:
+                batch.stored = await asyncio.to_thread(self._documents.get_many, batch.digests())
+            checked += await asyncio.gather(
+                *(self._check_document(asset, r, names.get(r["seq"]), limit, batch) for r in batch.records)
+            )
+            if self._documents is not None:
+                await asyncio.to_thread(self._documents.discard, batch.bad - batch.fetched.keys())
+                await asyncio.to_thread(self._documents.put_many, batch.fetched.items())
+        return checked
+
     async def _check_document(
-        self, asset: str, record: dict[str, Any], member_name: str | None, limit: asyncio.Semaphore
+        self,
+        asset: str,
+        record: dict[str, Any],
+        member_name: str | None,
+        limit: asyncio.Semaphore,
+        batch: _Batch,
     ) -> _Checked:
         seq = record["seq"]
         checked = _Checked({"seq": seq, "record_cid": record["record_cid"], "problems": []})
@@ -162,17 +219,18 @@ class VerifyService:
         if record["record_cid"] is None:
             problems.append(f"record {seq}: no record document CID on chain")
             return checked
-        expected = ContentDigest("sha256", bytes.fromhex(record["record_digest"].removeprefix("0x")))
+        cid = record["record_cid"]
         try:
-            async with limit:
-                data = await self._storage.fetch_bytes(
-                    CID.parse(record["record_cid"]),
-                    max_size=MAX_DOCUMENT,
-                    expected_digest=expected,
-                    timeout=FETCH_TIMEOUT,
-                )
-        except (StorageError, IpfsClientError) as exc:
-            problems.append(f"record {seq}: document {record['record_cid']}: {exc}")
+            data = await self._document_bytes(record, limit, batch)
+        except StorageError as exc:  # IPFS served other bytes than the chain names
+            problems.append(f"record {seq}: document {cid}: {exc}")
+            return checked
+        except (IpfsClientError, TimeoutError) as exc:
+            if isinstance(exc, IpfsError) and exc.status == 200:  # served, but more than a document
+                problems.append(f"record {seq}: document {cid}: {exc}")
+                return checked
+            reason = str(exc) or f"no answer within {self._fetch_timeout:g} s"
+            problems.append(f"record {seq}: document {cid} is unavailable: {reason}")
             return checked
         try:
             document = RecordDocument.from_json_bytes(data, require_canonical=True)
@@ -182,6 +240,29 @@ class VerifyService:
         problems.extend(_disagreements(asset, self._registry, record, document, member_name))
         checked.payloads = _payloads_named(record, document)
         return checked
+
+    async def _document_bytes(
+        self, record: Mapping[str, Any], limit: asyncio.Semaphore, batch: _Batch
+    ) -> bytes:
+        """The record's document, checked against its CID and digest on chain: the store's copy if it
+        passes that check, otherwise fetched from IPFS (and then kept in the store)."""
+        cid = CID.parse(record["record_cid"])
+        expected = _record_digest(record)
+        stored = batch.stored.get(expected.value)
+        if stored is not None:
+            try:
+                return checked_copy(cid, expected, stored)
+            except PayloadMismatch:
+                batch.bad.add(expected.value)
+        async with limit:
+            data = await asyncio.wait_for(
+                self._storage.fetch_bytes(
+                    cid, max_size=MAX_DOCUMENT, expected_digest=expected, timeout=self._fetch_timeout
+                ),
+                self._fetch_timeout + _TIMEOUT_GRACE,
+            )
+        batch.fetched[expected.value] = data
+        return data
 
     async def _check_payloads(self, payloads: list[dict[str, Any]], timeout: float) -> None:
         """Stream each payload (once per CID and digest) through the hashers; note on each entry whether
@@ -203,6 +284,39 @@ class VerifyService:
         for payload in payloads:
             problem = found[(payload["cid"], payload["digest"])]
             payload.update(checked=True, ok=problem is None, problem=problem)
+
+
+@dataclass
+class _Batch:
+    """Records checked together: the store's copies of their documents (unchecked), the digests of copies
+    that failed their check, and the documents fetched (checked) to keep."""
+
+    records: Sequence[dict[str, Any]]
+    stored: dict[bytes, bytes] = field(default_factory=dict)
+    bad: set[bytes] = field(default_factory=set)
+    fetched: dict[bytes, bytes] = field(default_factory=dict)
+
+    def digests(self) -> set[bytes]:
+        return {_record_digest(r).value for r in self.records if r["record_cid"] is not None}
+
+
+def _record_digest(record: Mapping[str, Any]) -> ContentDigest:
+    return ContentDigest("sha256", bytes.fromhex(record["record_digest"].removeprefix("0x")))
+
+
+def checked_copy(cid: CID, expected: ContentDigest, data: bytes) -> bytes:
+    """`data` if it is the document the chain names (the checks a fetch makes: its size within what a node
+    stores, its CID and its digest); `PayloadMismatch` otherwise."""
+    if len(data) > MAX_DOCUMENT:
+        raise PayloadMismatch(f"a copy of {cid} is larger than {MAX_DOCUMENT} bytes")
+    fingerprinter = Fingerprinter(expected.algorithm, cid_version=cid.version)
+    fingerprinter.update(data)
+    got = fingerprinter.finish()
+    if not got.cid.same_content(cid):
+        raise PayloadMismatch(f"a copy of {cid} has the CID {got.cid}")
+    if got.digest != expected:
+        raise DigestMismatch(f"a copy of {cid} has digest {got.digest}, but {expected} was recorded")
+    return data
 
 
 def recorded_files(history: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
