@@ -29,6 +29,8 @@ from .providers.storage import StorageProvider
 from .services.api_keys import ApiKeyStore
 from .services.asset_kinds import AssetKinds
 from .services.capture import CaptureService
+from .services.document_cache import FILE_NAME as DOCUMENTS_FILE
+from .services.document_cache import DocumentCache
 from .services.governance import GovernanceService
 from .services.identity import ActorName
 from .services.index import Index
@@ -148,7 +150,13 @@ def api_services(config: NodeConfig) -> ApiServices:
         query=shared.query,
         capture=CaptureService(outbox, actor_name, address, config.registry, asset_kinds),
         governance=GovernanceService(outbox),
-        verify=VerifyService(shared.query, shared.storage, chain, config.registry),
+        verify=VerifyService(
+            shared.query,
+            shared.storage,
+            chain,
+            config.registry,
+            DocumentCache(config.data_dir / DOCUMENTS_FILE),
+        ),
         replication=_replicator(config, shared, address),
     )
 
