@@ -8,9 +8,14 @@ BENCH_DIR := bench-results
 DISTRIBUTIONS := core contracts sdk cli node deploy/devnet
 EDITABLE := -e core -e contracts -e 'sdk[sklearn]' -e cli -e node -e deploy/devnet
 
-.PHONY: setup test lint typecheck contracts contracts-check bench demo clean
+.PHONY: setup engines test lint typecheck contracts contracts-check bench demo clean
 
-setup: $(VENV)/.installed node_modules/.installed
+setup: $(VENV)/.installed node_modules/.installed engines
+
+# geth, Kubo and IPFS Cluster, built from their Go modules into a cache outside the work tree
+# (deploy/engines/build.sh; $$PROML_ENGINES names the cache). Fast once cached.
+engines:
+	@bash deploy/engines/build.sh
 
 $(VENV)/.installed: pyproject.toml $(addsuffix /pyproject.toml,$(DISTRIBUTIONS))
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed; set PYTHON=python3.11")'

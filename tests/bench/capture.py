@@ -182,7 +182,7 @@ def measure_reindex(chain_url: str, registry: str, folder: Path) -> tuple[float,
 
 
 def run(folder: Path, ack_samples: int, records: int) -> dict[str, Any]:
-    devnet.up(folder / "devnet", 1)
+    devnet.up(folder / "devnet", 1, chain="anvil")
     try:
         status = devnet.status(folder / "devnet")
         org = status["orgs"][0]

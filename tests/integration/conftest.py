@@ -18,7 +18,7 @@ def devnet_org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
     `node_url`, `api_key`, `address`..."""
     root = tmp_path_factory.mktemp("devnet") / "devnet"
     try:
-        devnet.up(root, 1)
+        devnet.up(root, 1, chain="anvil")
         yield devnet.status(root)["orgs"][0]
     finally:
         devnet.down(root)

@@ -26,7 +26,7 @@ from tests.integration.polling import eventually
 def devnet_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     root = tmp_path_factory.mktemp("cli") / "devnet"
     try:
-        devnet.up(root, 3)
+        devnet.up(root, 3, chain="anvil")
         yield root
     finally:
         devnet.down(root)

@@ -19,7 +19,7 @@ from proml.sdk.tracker import ProvenanceTracker, epoch_leaf
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     root = tmp_path_factory.mktemp("tracker") / "devnet"
     try:
-        devnet.up(root, 1)
+        devnet.up(root, 1, chain="anvil")
         org = devnet.status(root)["orgs"][0]
         with sdk.connect(org["node_url"], org["api_key"]) as connected:
             yield connected

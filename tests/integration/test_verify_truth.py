@@ -41,7 +41,7 @@ from tests.integration.polling import eventually, wait_entry
 def root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     folder = tmp_path_factory.mktemp("truth") / "devnet"
     try:
-        devnet.up(folder, 2)
+        devnet.up(folder, 2, chain="anvil")
         yield folder
     finally:
         devnet.down(folder)

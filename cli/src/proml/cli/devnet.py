@@ -1,4 +1,5 @@
-"""`proml devnet up|status|down`: a local consortium (anvil, a private IPFS swarm, a node per org)."""
+"""`proml devnet up|join|status|down`: a local consortium (per organisation a geth Clique sealer, a Kubo
+daemon, an IPFS Cluster peer and a node; or one anvil for all, for fast tests)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ _dir_option = click.option(
 
 @click.group("devnet")
 def devnet() -> None:
-    """A local consortium for development: one chain, a private IPFS swarm, one node per organisation."""
+    """A local consortium for development: per organisation a geth sealer, Kubo, a cluster peer, a node."""
 
 
 @devnet.command("up")
@@ -48,7 +49,14 @@ def devnet() -> None:
     type=click.IntRange(0, 65535),
     default=CHAIN_PORT,
     show_default=True,
-    help="anvil's port (a taken port moves to a free one).",
+    help="The first geth's JSON-RPC port, or anvil's (a taken port moves to a free one).",
+)
+@click.option(
+    "--chain",
+    type=click.Choice(["clique", "anvil"]),
+    default="clique",
+    show_default=True,
+    help="A geth Clique sealer per organisation, or one anvil for all (fast, no consensus).",
 )
 @click.option("--no-nodes", is_flag=True, help="Start the chain and IPFS only, not the nodes.")
 @json_option
@@ -58,6 +66,7 @@ def up_command(
     directory: Path,
     node_port: int,
     chain_port: int,
+    chain: str,
     no_nodes: bool,
     as_json: bool,
 ) -> None:
@@ -73,6 +82,7 @@ def up_command(
             directory,
             orgs_count,
             name_list,
+            chain="anvil" if chain == "anvil" else "clique",
             ports=Ports(chain=chain_port, node=node_port),
             start_nodes=not no_nodes,
             echo=echo,
@@ -90,6 +100,26 @@ def up_command(
         click.echo(f"Resumed the devnet in {report['dir']}.")
     _print_status(report)
     click.echo("Next: `proml devnet status --json` for the API keys; `proml devnet down` to stop it.")
+
+
+@devnet.command("join")
+@click.argument("name")
+@_dir_option
+@json_option
+def join_command(name: str, directory: Path, as_json: bool) -> None:
+    """A new organisation NAME joins the running devnet: admitted by governance, its sealer voted in by the
+    signers, its geth, Kubo, cluster peer and node started."""
+    with needs("proml-devnet"):
+        from proml.devnet.devnet import join, status
+
+    echo = (lambda _: None) if as_json else click.echo
+    _guard(lambda: join(directory, name, echo=echo))
+    report = _guard(lambda: status(directory))
+    if as_json:
+        click.echo(json.dumps(report))
+        return
+    click.echo(f"{name} joined the devnet in {report['dir']}.")
+    _print_status(report)
 
 
 @devnet.command("status")
@@ -136,15 +166,18 @@ def _print_status(report: dict[str, Any]) -> None:
     def mark(running: bool) -> str:
         return "running" if running else "stopped"
 
-    processes = report["processes"]
-    anvil = processes.get("anvil", {"running": False})
     click.echo(f"devnet    {report['dir']} ({'running' if report['running'] else 'not running'})")
-    click.echo(f"chain     {report['chain_url']} (chain id {report['chain_id']}, {mark(anvil['running'])})")
+    click.echo(
+        f"chain     {report['chain']}, chain id {report['chain_id']}, final at {report['confirmations']}"
+        " confirmations"
+    )
     click.echo(f"registry  {report['registry'] or '(not deployed yet)'}")
     for org in report["orgs"]:
+        click.echo(f"{org['name']:<9} {org['address']}  node {org['node_url']} ({mark(org['node_running'])})")
         click.echo(
-            f"{org['name']:<9} {org['address']}  node {org['node_url']} ({mark(org['node_running'])})"
+            f"{'':<9} chain {org['chain_url']} ({mark(org['chain_running'])})"
             f"  ipfs {org['ipfs_api']} ({mark(org['ipfs_running'])})"
+            f"  cluster {org['cluster_api']} ({mark(org['cluster_running'])})"
         )
         click.echo(f"{'':<9} config {org['config']}")
 

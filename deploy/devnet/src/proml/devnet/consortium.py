@@ -19,7 +19,7 @@ from proml.node.consortium import deploy_registry, member, registry_view
 from proml.node.providers.blockchain import BlockchainProvider
 from proml.node.providers.signer import Signer
 
-from .anvil import CHAIN_ID, dev_keys
+from .anvil import dev_keys
 
 # Every organisation may register data and models and audit; only the founder validates (the demo's A,
 # the commissioning company, signs off the models that C trains on B's data).
@@ -32,13 +32,18 @@ class ConsortiumError(RuntimeError):
     pass
 
 
-def provider(client: ChainClient, private_key: bytes) -> BlockchainProvider:
-    return BlockchainProvider(client, Signer(private_key), CHAIN_ID, poll_interval=0.05)
+def provider(client: ChainClient, private_key: bytes, chain_id: int) -> BlockchainProvider:
+    return BlockchainProvider(client, Signer(private_key), chain_id, poll_interval=0.05)
 
 
-def fund(client: ChainClient, addresses: Sequence[str], amount: int = FUNDING) -> None:
-    """Top up each address to at least `amount` from anvil's first dev account, by signed transfers."""
-    bank = provider(client, dev_keys()[0])
+def anvil_bank(client: ChainClient) -> BlockchainProvider:
+    """anvil's first dev account, which anvil funds: where an anvil devnet's organisations get gas."""
+    return provider(client, dev_keys()[0], client.chain_id())
+
+
+def fund(bank: BlockchainProvider, addresses: Sequence[str], amount: int = FUNDING) -> None:
+    """Top up each address to at least `amount` from `bank`, by signed transfers."""
+    client = bank.client
     for address in addresses:
         missing = amount - client.get_balance(address)
         if missing > 0:
@@ -79,10 +84,11 @@ def admit(
 
 
 def found(client: ChainClient, registry: str | None, orgs: Sequence[tuple[str, bytes]]) -> str:
-    """Fund `orgs` (name, private key), deploy the registry from the first one unless `registry` has
-    code already, admit the others one by one; the registry's address."""
-    founders = [(name, provider(client, key)) for name, key in orgs]
-    fund(client, [p.address for _, p in founders])
+    """On anvil: fund `orgs` (name, private key), deploy the registry from the first one unless `registry`
+    has code already, admit the others one by one; the registry's address."""
+    bank = anvil_bank(client)
+    founders = [(name, provider(client, key, bank.chain_id)) for name, key in orgs]
+    fund(bank, [p.address for _, p in founders])
     if not registry or not client.get_code(registry):
         registry = deploy_registry(founders[0][1], founders[0][0])
     for count in range(1, len(founders)):

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from . import steps
-from .anvil import CHAIN_ID
 from .processes import ProcessError, private_dir
 from .state import (
     CHAIN_PORT,
@@ -24,6 +23,7 @@ from .state import (
     DEFAULT_ORGS,
     DEFAULT_PORTS,
     NODE_PORT,
+    ChainKind,
     DevnetState,
     Layout,
     Ports,
@@ -41,6 +41,7 @@ __all__ = [
     "UpResult",
     "default_names",
     "down",
+    "join",
     "status",
     "up",
 ]
@@ -58,16 +59,18 @@ def up(
     orgs_count: int | None = None,
     names: Sequence[str] | None = None,
     *,
+    chain: ChainKind = "clique",
     ports: Ports = DEFAULT_PORTS,
     start_nodes: bool = True,
     echo: Echo = lambda _: None,
 ) -> UpResult:
-    """Start the devnet in `root`: create it (`orgs_count` organisations, or `names`) the first time,
-    otherwise start whatever of it is not running. `echo` hears one line per thing done."""
+    """Start the devnet in `root`: create it (`orgs_count` organisations, or `names`, on a Clique chain of
+    their own geth sealers, or on one shared anvil) the first time, otherwise start whatever of it is not
+    running. `echo` hears one line per thing done."""
     layout = Layout(root)
     with _locked(layout):
         created = not layout.exists()
-        state = steps.new_state(layout, orgs_count, names, ports) if created else layout.load()
+        state = steps.new_state(layout, orgs_count, names, ports, chain) if created else _load(layout)
         if not created:
             steps.check_same(state, orgs_count, names, layout)
         started: list[str] = []
@@ -75,6 +78,7 @@ def up(
             steps.ensure_chain(layout, state, started, echo)
             steps.ensure_consortium(layout, state, echo)
             steps.ensure_ipfs(layout, state, started, echo)
+            steps.ensure_cluster(layout, state, started, echo)
             steps.ensure_configs(layout, state, echo)
             if start_nodes:
                 steps.ensure_nodes(layout, state, started, echo)
@@ -87,6 +91,35 @@ def up(
         return UpResult(state, created, tuple(started))
 
 
+def join(
+    root: Path,
+    name: str,
+    *,
+    ports: Ports = DEFAULT_PORTS,
+    start_node: bool = True,
+    echo: Echo = lambda _: None,
+) -> UpResult:
+    """A new organisation joins the running devnet in `root`: admitted by the members' governance, its
+    sealer voted into Clique's signer set by the signers, its geth, Kubo and cluster peer joined to the
+    others', and its node started (it indexes the whole history from the chain)."""
+    layout = Layout(root)
+    with _locked(layout):
+        state = _load(layout)
+        started: list[str] = []
+        try:
+            steps.join_org(layout, state, name, ports, started, echo)
+            steps.ensure_configs(layout, state, echo)
+            if start_node:
+                steps.ensure_nodes(layout, state, started, echo)
+        except BaseException:
+            for process in reversed(started):
+                with suppress(ProcessError):
+                    state.processes.pop(process).stop()
+            layout.save(state)
+            raise
+        return UpResult(state, False, tuple(started))
+
+
 def status(root: Path = DEFAULT_DIR) -> dict[str, Any]:
     """The devnet's addresses, URLs and API keys, and which of its processes run."""
     layout = Layout(root)
@@ -95,8 +128,10 @@ def status(root: Path = DEFAULT_DIR) -> dict[str, Any]:
     return {
         "dir": str(layout.root),
         "running": bool(alive) and all(alive.values()),
-        "chain_url": state.chain_url,
-        "chain_id": CHAIN_ID,
+        "chain": state.chain,
+        "chain_url": state.chain_url(),
+        "chain_id": state.chain_id,
+        "confirmations": state.confirmations,
         "registry": state.registry,
         "orgs": [
             {
@@ -105,10 +140,15 @@ def status(root: Path = DEFAULT_DIR) -> dict[str, Any]:
                 "roles": org.roles,
                 "node_url": org.node_url,
                 "api_key": org.api_key,
+                "chain_url": state.chain_url(org),
+                "sealer": org.sealer or None,
                 "ipfs_api": org.ipfs_api,
+                "cluster_api": org.cluster_api,
                 "config": str(layout.config(org.name)),
                 "node_running": alive.get(f"node:{org.name}", False),
+                "chain_running": alive.get(f"geth:{org.name}", alive.get("anvil", False)),
                 "ipfs_running": alive.get(f"ipfs:{org.name}", False),
+                "cluster_running": alive.get(f"cluster:{org.name}", False),
             }
             for org in state.orgs
         ],
@@ -119,14 +159,14 @@ def status(root: Path = DEFAULT_DIR) -> dict[str, Any]:
 
 
 def down(root: Path = DEFAULT_DIR, *, purge: bool = False, echo: Echo = lambda _: None) -> list[str]:
-    """Stop every process `up` recorded (nodes, then IPFS, then the chain), by PID; the ones that were
-    still running. The data stays unless `purge`, which removes the devnet's folder."""
+    """Stop every process `up` recorded (nodes, then the cluster peers, Kubo, and the chain), by PID; the
+    ones that were still running. The data stays unless `purge`, which removes the devnet's folder."""
     layout = Layout(root)
     _load(layout)  # fail before the lock, which would create the folder
     with _locked(layout):
         state = _load(layout)
         stopped = []
-        order = sorted(state.processes, key=lambda name: ("node:", "ipfs:", "anvil").index(_kind(name)))
+        order = sorted(state.processes, key=lambda name: STOP_ORDER.index(_kind(name)))
         for name in order:
             record = state.processes[name]
             try:
@@ -144,6 +184,8 @@ def down(root: Path = DEFAULT_DIR, *, purge: bool = False, echo: Echo = lambda _
 
 
 # -- helpers ----------------------------------------------------------------------------------------
+
+STOP_ORDER = ("node:", "cluster:", "ipfs:", "geth:", "anvil")
 
 
 def _kind(name: str) -> str:
@@ -169,6 +211,3 @@ def _locked(layout: Layout) -> Iterator[None]:
                 f"another `proml devnet` command is working on {layout.root}: wait for it"
             ) from None
         yield
-
-
-__all__ = ["DevnetError", "Ports", "ProcessError", "UpResult", "default_names", "down", "status", "up"]
