@@ -449,29 +449,39 @@ def test_kubo_and_cluster_come_up_with_the_generated_identities(tmp_path: Path, 
         cluster = engines.cluster_service()
     except processes.ToolMissing:
         return
-    folder = out / peers[0]["folder"] / "cluster"
-    state = tmp_path / "cluster-state"
-    state.mkdir(mode=0o700)
-    for name in ("service.json", "identity.json"):
-        shutil.copy(folder / name, state / name)
-    secret = (folder / "cluster.env").read_text().strip().split("=", 1)[1]
-    log = tmp_path / "cluster.log"
-    started.append(
-        processes.spawn(
-            [str(cluster), "--config", str(state), "daemon"],
-            log,
-            env={**os.environ, "CLUSTER_SECRET": secret},
+    for i, peer in enumerate(peers[:2]):
+        # What ipfs-cluster.service does: the files into the state folder, the secret from cluster.env.
+        folder = out / peer["folder"] / "cluster"
+        state = tmp_path / f"cluster-{peer['folder']}"
+        state.mkdir(mode=0o700)
+        for name in ("service.json", "identity.json"):
+            shutil.copy(folder / name, state / name)
+        secret = (folder / "cluster.env").read_text().strip().split("=", 1)[1]
+        log = tmp_path / f"cluster-{peer['folder']}.log"
+        command = [str(cluster), "--config", str(state), "daemon"]
+        started.append(processes.spawn(command, log, env={**os.environ, "CLUSTER_SECRET": secret}))
+        api = ports[i]["cluster_api"]
+        processes.wait_until(
+            lambda api=api: _cluster_id(api) is not None,
+            what="IPFS Cluster",
+            timeout=60,
+            process=started[-1],
+            log_path=log,
         )
-    )
-    api = ports[0]["cluster_api"]
+        assert _cluster_id(api) == peer["cluster_peer_id"]
+    # The two cluster peers find each other (peer_addresses), in the network of the shared secret.
     processes.wait_until(
-        lambda: _cluster_id(api) is not None,
-        what="IPFS Cluster",
+        lambda: peers[1]["cluster_peer_id"] in _cluster_peers(ports[0]["cluster_api"]),
+        what="the cluster peers",
         timeout=60,
-        process=started[-1],
-        log_path=log,
     )
-    assert _cluster_id(api) == peers[0]["cluster_peer_id"]
+
+
+def _cluster_peers(port: int) -> str:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/peers").text
+    except httpx.HTTPError:
+        return ""
 
 
 def _kubo_id(port: int) -> str | None:

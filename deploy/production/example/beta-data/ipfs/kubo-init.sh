@@ -35,6 +35,6 @@ PY
 "$IPFS" config --json Swarm.Transports.Network.QUIC 'false'
 "$IPFS" config --json Swarm.Transports.Network.WebTransport 'false'
 "$IPFS" config --json Swarm.Transports.Network.WebRTCDirect 'false'
-"$IPFS" config --json Peering.Peers '[{"ID": "12D3KooWJGaiybioKQ3v3SCxJsMBy2sP1dGH3TYDsKHrwKYzonQo", "Addrs": ["/ip4/192.0.2.10/tcp/4001"]}, {"ID": "12D3KooWBxcKJ1DckuFTydvkoa9sjCCbtUSBsXJvJagL9fwN9RAN", "Addrs": ["/ip4/192.0.2.30/tcp/4001"]}]'
+"$IPFS" config --json Peering.Peers '[{"ID": "12D3KooWLDgTXEkA5mWB43dChH2yUhWVS19WrYgP1AkJkzn5g6iQ", "Addrs": ["/ip4/192.0.2.10/tcp/4001"]}, {"ID": "12D3KooWMoUx6K7dBh4jdtL6AWCq3fVhz5ciTPb1AccxfNPy1CVJ", "Addrs": ["/ip4/192.0.2.30/tcp/4001"]}]'
 install -m 0600 "$HERE/swarm.key" "$IPFS_PATH/swarm.key"
 echo "Kubo repository in $IPFS_PATH, peer $("$IPFS" config Identity.PeerID)"

@@ -102,20 +102,52 @@ def cluster_service_json(
             "crdt": {
                 "cluster_name": members.consortium,
                 "trusted_peers": trusted,
+                "batching": {"max_batch_size": 0, "max_batch_age": "0s"},
+                "repair_interval": "1h0m0s",
             }
         },
+        # Each section is whole: a component read from this file starts from zero values, not from its
+        # defaults (these are IPFS Cluster 1.1.6's defaults unless a comment says otherwise).
         "api": {
             "restapi": {
                 "http_listen_multiaddress": [f"/ip4/127.0.0.1/tcp/{org.ports['cluster_api']}"],
+                "read_timeout": "0s",
+                "read_header_timeout": "5s",
+                "write_timeout": "0s",
+                "idle_timeout": "2m0s",
+                "max_header_bytes": 4096,
+                "basic_auth_credentials": None,
+                "http_log_file": "",
+                "headers": {},
+                "cors_allowed_origins": [],  # no browser origin: the node is its only client
+                "cors_allowed_methods": ["GET"],
+                "cors_allowed_headers": [],
+                "cors_exposed_headers": [],
+                "cors_allow_credentials": False,
+                "cors_max_age": "0s",
             }
         },
         "ipfs_connector": {
-            "ipfshttp": {"node_multiaddress": f"/ip4/127.0.0.1/tcp/{org.ports['ipfs_api']}"},
+            "ipfshttp": {
+                "node_multiaddress": f"/ip4/127.0.0.1/tcp/{org.ports['ipfs_api']}",
+                "connect_swarms_delay": "30s",
+                "ipfs_request_timeout": "5m0s",
+                "pin_timeout": "2m0s",
+                "unpin_timeout": "3h0m0s",
+                "repogc_timeout": "24h0m0s",
+                "informer_trigger_interval": 0,
+            },
         },
-        "pin_tracker": {"stateless": {}},
-        "monitor": {"pubsubmon": {}},
+        "pin_tracker": {
+            "stateless": {
+                "concurrent_pins": 10,
+                "priority_pin_max_age": "24h0m0s",
+                "priority_pin_max_retries": 5,
+            }
+        },
+        "monitor": {"pubsubmon": {"check_interval": "15s"}},
         "allocator": {"balanced": {"allocate_by": ["freespace"]}},
-        "informer": {"disk": {"metric_type": "freespace"}},
+        "informer": {"disk": {"metric_ttl": "30s", "metric_type": "freespace"}},
         "datastore": {"pebble": {}},
     }
 
