@@ -95,38 +95,6 @@ build_cluster() {
     go build -o "$OUT/ipfs-cluster-ctl" github.com/ipfs-cluster/ipfs-cluster/cmd/ipfs-cluster-ctl
 }
 
-started=$SECONDS work
-    work=$(mktemp -d "$CACHE/.build-$name.XXXXXX")
-    if ! (OUT="$work/bin" WORK="$work" "$@"); then
-        rm -rf "$work"
-        echo "engines: building $name $version failed (the lines above say why)" >&2
-        exit 1
-    fi
-    rm -rf "${target%/bin}"
-    mv "$work" "${target%/bin}"
-    echo "engines: built $name $version in $((SECONDS - started)) s -> $target"
-}
-
-build_geth() {
-    # fjl/memsize links against runtime internals that Go 1.23+ hides unless the check is off.
-    GOBIN="$OUT" go install -ldflags=-checklinkname=0 "github.com/ethereum/go-ethereum/cmd/geth@$GETH_VERSION"
-}
-
-build_kubo() {
-    # Kubo's go.mod has `exclude` lines, which `go install pkg@version` refuses: build it as a dependency.
-    mkdir -p "$WORK/module" && cd "$WORK/module"
-    go mod init proml.local/engines/kubo >/dev/null 2>&1
-    # `go get` of the command (not only the module), so that go.sum covers every package it imports.
-    go get "github.com/ipfs/kubo/cmd/ipfs@$KUBO_VERSION"
-    go build -o "$OUT/ipfs" github.com/ipfs/kubo/cmd/ipfs
-    cd - >/dev/null && rm -rf "$WORK/module"
-}
-
-build_cluster() {
-    GOBIN="$OUT" go install "github.com/ipfs-cluster/ipfs-cluster/cmd/ipfs-cluster-service@$CLUSTER_VERSION"
-    GOBIN="$OUT" go install "github.com/ipfs-cluster/ipfs-cluster/cmd/ipfs-cluster-ctl@$CLUSTER_VERSION"
-}
-
 started=$SECONDS
 build geth "$GETH_VERSION" geth -- build_geth
 build kubo "$KUBO_VERSION" ipfs -- build_kubo

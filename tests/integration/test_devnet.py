@@ -1,7 +1,10 @@
-"""`proml devnet`: a real local consortium (anvil, IPFS daemons, nodes) in a temporary folder.
+"""`proml devnet`: a real local consortium (geth Clique sealers, Kubo daemons, IPFS Cluster peers, nodes) in
+a temporary folder.
 
 - `up --orgs 3`: registry deployed, every organisation an active member with its roles (read by eth_call),
-  the IPFS daemons peers of each other, configs and API keys written, `status --json` in its shape;
+  its own sealer in Clique's signer set (not its ProML key), the Kubo daemons peers of each other, the
+  cluster peers one cluster, configs (each node on its own engines) and API keys written, `status --json`
+  in its shape;
 - `up` again while running: says so, starts nothing;
 - `down`: every recorded PID is gone; `up` again resumes the same chain, registry, keys and peers;
 - stop by PID never signals a process that is not the one recorded.
@@ -41,7 +44,7 @@ from proml.node.consortium import member as registry_member
 from proml.node.services.api_keys import ApiKeyStore
 
 NODES = importlib.util.find_spec("proml.cli.node") is not None
-ANY_PORT = Ports(chain=0, node=0, ipfs_api=0, ipfs_swarm=0)
+ANY_PORT = Ports(chain=0, node=0, ipfs_api=0, ipfs_swarm=0, cluster=0)
 MEMBER = int(Role.DATA_ADMIN | Role.MODEL_DEVELOPER | Role.AUDITOR)
 
 
@@ -77,6 +80,28 @@ def assert_consortium(report: dict[str, Any]) -> None:
         assert member.active and member.name == org["name"]
         assert member.roles == (int(ALL_ROLES) if i == 0 else MEMBER)
         assert org["roles"] == member.roles
+
+
+def assert_clique(report: dict[str, Any]) -> None:
+    """Each organisation's geth seals with its own key, in the signer set, and they agree on the chain."""
+    sealers = {org["sealer"].lower() for org in report["orgs"]}
+    assert not sealers & {org["address"].lower() for org in report["orgs"]}  # not the ProML keys
+    clients = [ChainClient(org["chain_url"]) for org in report["orgs"]]
+    assert len({org["chain_url"] for org in report["orgs"]}) == len(clients)
+    for client in clients:
+        assert {s.lower() for s in client.request("clique_getSigners", [])} == sealers
+    height = min(client.block_number() for client in clients)
+    deadline = time.monotonic() + 30
+    while min(client.block_number() for client in clients) < height + 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    hashes = {client.request("eth_getBlockByNumber", [hex(height), False])["hash"] for client in clients}
+    assert len(hashes) == 1, hashes
+
+
+def assert_cluster(report: dict[str, Any]) -> None:
+    for org in report["orgs"]:
+        lines = httpx.get(f"{org['cluster_api']}/peers", timeout=10).text.strip().splitlines()
+        assert len(lines) == len(report["orgs"]), org["name"]
 
 
 def assert_swarm(report: dict[str, Any], layout: Layout) -> None:
@@ -120,15 +145,17 @@ def test_up_status_down_and_resume(devnet_dir: Path) -> None:
     assert shown["running"] is True
 
     assert_consortium(report)
+    assert_clique(report)
     assert_swarm(report, layout)
+    assert_cluster(report)
     assert_nodes(report)
 
     # each organisation's files: key, private passphrase, config pointing at the devnet, API key stored hashed
     for org in report["orgs"]:
         config = load_config(Path(org["config"]))
         assert config.org == org["name"]
-        assert config.registry == report["registry"] and config.chain_url == report["chain_url"]
-        assert config.ipfs_api == org["ipfs_api"]
+        assert config.registry == report["registry"] and config.chain_url == org["chain_url"]
+        assert (config.ipfs_api, config.cluster_api) == (org["ipfs_api"], org["cluster_api"])
         assert f"http://127.0.0.1:{config.api_port}" == org["node_url"]
         assert config.passphrase_file is not None
         assert stat.S_IMODE(config.passphrase_file.stat().st_mode) == 0o600
@@ -161,7 +188,7 @@ def test_up_status_down_and_resume(devnet_dir: Path) -> None:
     client = ChainClient(report["chain_url"])
     block = client.block_number()
     records = list(layout.load().processes.values())
-    assert len(records) == 4 + (3 if NODES else 0)
+    assert len(records) == 9 + (3 if NODES else 0)  # geth, Kubo and a cluster peer each, and the nodes
     stopped = invoke("down", "--dir", str(devnet_dir), "--json")
     assert stopped.exit_code == 0, stopped.output
     assert sorted(json.loads(stopped.output)["stopped"]) == sorted(report["processes"])
@@ -182,6 +209,7 @@ def test_up_status_down_and_resume(devnet_dir: Path) -> None:
     ]
     assert ChainClient(after["chain_url"]).block_number() >= block
     assert_consortium(after)
+    assert_clique(after)
     assert_swarm(after, layout)
     assert_nodes(after)
     assert [o.peer_id for o in layout.load().orgs] == [o.peer_id for o in resumed.state.orgs]
