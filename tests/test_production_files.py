@@ -11,6 +11,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -552,3 +553,138 @@ def test_systemd_accepts_the_units(tmp_path: Path) -> None:
             check=False,
         )
         assert checked.returncode == 0 and not checked.stderr.strip(), (unit, checked.stderr)
+
+
+# -- one organisation, from its units' own command lines to a healthy node --------------------------------
+
+
+def _unit_commands(path: Path) -> tuple[dict[str, str], list[list[str]], list[str]]:
+    """A unit's environment (Environment=, EnvironmentFile=), its ExecStartPre commands and ExecStart."""
+    import shlex
+
+    env: dict[str, str] = {}
+    pre: list[list[str]] = []
+    start: list[str] = []
+    for line in path.read_text().replace("\\\n", " ").splitlines():
+        key, _, value = line.partition("=")
+        if key == "Environment":
+            name, _, setting = value.partition("=")
+            env[name] = setting
+        elif key == "EnvironmentFile":
+            for entry in Path(value).read_text().splitlines():
+                name, _, setting = entry.partition("=")
+                env[name] = setting
+        elif key == "ExecStartPre":
+            pre.append(shlex.split(value))
+        elif key == "ExecStart":
+            start = shlex.split(value)
+    return env, pre, start
+
+
+def test_one_organisation_runs_its_generated_units_up_to_a_healthy_node(
+    tmp_path: Path, started: list[Any]
+) -> None:
+    """Everything a host runs, as its units say: geth seals (a consortium of one seals alone), Kubo and
+    the cluster peer come up, the founder deploys the registry with `proml consortium deploy`, and the
+    node started by proml-node.service's command answers GET /v1/health with 200."""
+    found = {name: _engine(find) for name, find in (("geth", engines.geth), ("ipfs", engines.ipfs))}
+    found["ipfs-cluster-service"] = _engine(engines.cluster_service)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, path in found.items():
+        (bin_dir / name).symlink_to(path)
+    proml = shutil.which("proml", path=str(Path(sys.executable).parent))
+    assert proml is not None
+    out, data = tmp_path / "out", tmp_path / "data"
+    ports = _local_ports()[0]
+    sealer, signer = Account.from_key(SEALER_KEYS[0]), Account.from_key(PROML_KEYS[0])
+    text = "\n".join(
+        [
+            "[consortium]",
+            'name = "solo"',
+            "chain_id = 4712",
+            'chain = "clique"',
+            "block_period = 1",
+            "[deploy]",
+            f'config_dir = "{out}/solo"',
+            f'data_dir = "{data}"',
+            f'bin_dir = "{bin_dir}"',
+            f'proml = "{proml}"',
+            "[[orgs]]",
+            'name = "Solo"',
+            'host = "127.0.0.1"',
+            f'sealer = "{sealer.address}"',
+            f'proml_address = "{signer.address}"',
+            "[orgs.ports]",
+            *(f"{key} = {port}" for key, port in ports.items()),
+            "",
+        ]
+    )
+    (tmp_path / "members.toml").write_text(text)
+    generate(load_members(tmp_path / "members.toml"), text, out)
+    here = out / "solo"
+    # What the organisation brings: the sealer's keystore and password, the ProML keystore and passphrase.
+    (here / "chain" / "sealer.password").write_text("sealer password\n")
+    (here / "chain" / "sealer-keystore").mkdir()
+    sealed = Account.encrypt(SEALER_KEYS[0], "sealer password", iterations=2**10)
+    (here / "chain" / "sealer-keystore" / "sealer.json").write_text(json.dumps(sealed))
+    (here / "node" / "passphrase").write_text("node passphrase\n")
+    keystore = Account.encrypt(PROML_KEYS[0], "node passphrase", iterations=2**10)
+    (here / "node" / "keystore.json").write_text(json.dumps(keystore))
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith("PROML_")}
+
+    made = subprocess.run(
+        ["sh", str(here / "ipfs" / "kubo-init.sh")], env=base_env, capture_output=True, text=True, check=False
+    )
+    assert made.returncode == 0, made.stderr
+    for unit in ("chain/geth.service", "ipfs/kubo.service", "cluster/ipfs-cluster.service"):
+        env, pre, start = _unit_commands(here / unit)
+        for command in pre:
+            ran = subprocess.run(
+                command, env={**base_env, **env}, capture_output=True, text=True, check=False
+            )
+            assert ran.returncode == 0, (unit, command, ran.stderr)
+        log = tmp_path / (Path(unit).stem + ".log")
+        started.append(processes.spawn(start, log, env={**base_env, **env}))
+    processes.wait_until(
+        lambda: _up(ports["http"]) and int(_rpc(ports["http"], "eth_blockNumber"), 16) >= 1,
+        what="geth sealing",
+        timeout=60,
+        process=started[0],
+        log_path=tmp_path / "geth.log",
+    )
+    processes.wait_until(lambda: _cluster_id(ports["cluster_api"]) is not None, what="cluster", timeout=60)
+    config = here / "node" / "node.toml"
+    deployed = subprocess.run(
+        [proml, "consortium", "deploy", "--config", str(config), "--json"],
+        env=base_env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert deployed.returncode == 0, deployed.stderr
+    registry = json.loads(deployed.stdout)["registry"]
+    assert f'registry = "{registry}"' in config.read_text()
+    env, pre, start = _unit_commands(here / "node" / "proml-node.service")
+    assert not pre and env == {}
+    started.append(processes.spawn(start, tmp_path / "node.log", env=base_env))
+    health = f"http://127.0.0.1:{ports['node_api']}/v1/health"
+    processes.wait_until(
+        lambda: _status(health) == 200,
+        what="the node",
+        timeout=90,
+        process=started[-1],
+        log_path=tmp_path / "node.log",
+    )
+    report = httpx.get(health).json()
+    assert report["registry"] == registry and report["chain"]["chain_id"] == 4712
+    assert (
+        report["ipfs"]["peer_id"] == json.loads((out / "peers.json").read_text())["orgs"][0]["kubo_peer_id"]
+    )
+
+
+def _status(url: str) -> int | None:
+    try:
+        return httpx.get(url).status_code
+    except httpx.HTTPError:
+        return None

@@ -7,6 +7,7 @@ export IPFS_PATH="${IPFS_PATH:-/var/lib/proml/ipfs}"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 umask 077
 if [ -e "$IPFS_PATH/config" ]; then echo "$IPFS_PATH has a repository already" >&2; exit 2; fi
+mkdir -p "$(dirname "$IPFS_PATH")"
 "$IPFS" init --profile server --empty-repo >/dev/null
 # The generated identity, so that the other organisations' peering lists name this peer.
 python3 - "$HERE/kubo-identity.json" "$IPFS_PATH/config" <<'PY'
@@ -35,6 +36,6 @@ PY
 "$IPFS" config --json Swarm.Transports.Network.QUIC 'false'
 "$IPFS" config --json Swarm.Transports.Network.WebTransport 'false'
 "$IPFS" config --json Swarm.Transports.Network.WebRTCDirect 'false'
-"$IPFS" config --json Peering.Peers '[{"ID": "12D3KooWLDgTXEkA5mWB43dChH2yUhWVS19WrYgP1AkJkzn5g6iQ", "Addrs": ["/ip4/192.0.2.10/tcp/4001"]}, {"ID": "12D3KooWMoUx6K7dBh4jdtL6AWCq3fVhz5ciTPb1AccxfNPy1CVJ", "Addrs": ["/ip4/192.0.2.30/tcp/4001"]}]'
+"$IPFS" config --json Peering.Peers '[{"ID": "12D3KooWCf4tq8abtY2jB5F9gEJCEcN6iXEdx9XeZHd3v2PYk4G9", "Addrs": ["/ip4/192.0.2.10/tcp/4001"]}, {"ID": "12D3KooWCLnrBk7QVESLNJuCYXztMWuTbHrL7yxTGph4X5vgYaQp", "Addrs": ["/ip4/192.0.2.30/tcp/4001"]}]'
 install -m 0600 "$HERE/swarm.key" "$IPFS_PATH/swarm.key"
 echo "Kubo repository in $IPFS_PATH, peer $("$IPFS" config Identity.PeerID)"

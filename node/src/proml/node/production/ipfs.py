@@ -54,6 +54,7 @@ def kubo_init_script(members: Members, org: Org, peering: list[dict[str, Any]]) 
         'HERE="$(cd "$(dirname "$0")" && pwd)"',
         "umask 077",
         'if [ -e "$IPFS_PATH/config" ]; then echo "$IPFS_PATH has a repository already" >&2; exit 2; fi',
+        'mkdir -p "$(dirname "$IPFS_PATH")"',
         '"$IPFS" init --profile server --empty-repo >/dev/null',
         "# The generated identity, so that the other organisations' peering lists name this peer.",
         'python3 - "$HERE/kubo-identity.json" "$IPFS_PATH/config" <<\'PY\'',
