@@ -48,6 +48,7 @@ bench: setup
 	mkdir -p $(BENCH_DIR)
 	$(BIN)/python -m tests.bench.gas --json $(BENCH_DIR)/gas.json
 	$(BIN)/python -m tests.bench.capture --json $(BENCH_DIR)/capture.json
+	$(BIN)/python -m tests.bench.verify_history --json $(BENCH_DIR)/verify_history.json
 
 # The end-to-end demo on a local consortium; `make demo DEMO_ARGS=--stop` stops it at the end.
 demo: setup

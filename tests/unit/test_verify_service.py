@@ -28,7 +28,7 @@ from proml.core.content.digest import ContentDigest
 from proml.core.records import SCHEMA, Actor, Artifact, Environment, RecordDocument
 from proml.core.workflow import Activity
 from proml.node.clients.ipfs import IpfsError
-from proml.node.providers.storage import StorageProvider
+from proml.node.providers.storage import DigestMismatch, PayloadMismatch, StorageProvider
 from proml.node.services.document_cache import DocumentCache
 from proml.node.services.query import UnindexedAsset
 from proml.node.services.verify import (
@@ -37,6 +37,7 @@ from proml.node.services.verify import (
     MAX_DOCUMENT,
     VerifyService,
     _disagreements,
+    checked_copy,
     digests_of,
     file_result,
     recorded_files,
@@ -664,3 +665,17 @@ def test_a_store_sqlite_cannot_read_is_started_afresh(tmp_path: Path) -> None:
         assert store.get_many([b"\x01" * 32]) == {}
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("version", [0, 1], ids=["CIDv0 (dag-pb)", "CIDv1 (raw)"])
+def test_a_copy_passes_only_with_the_cid_and_the_digest_on_chain(version: int) -> None:
+    data = World().document("train").to_json_bytes()
+    cid = cid_of_bytes(data, cid_version=version)
+    digest = ContentDigest("sha256", hashlib.sha256(data).digest())
+    assert checked_copy(cid, digest, data) == data
+    with pytest.raises(PayloadMismatch, match="has the CID"):
+        checked_copy(cid, digest, data + b" ")
+    with pytest.raises(DigestMismatch, match="was recorded"):
+        checked_copy(cid, ContentDigest("sha256", b"\x05" * 32), data)
+    with pytest.raises(PayloadMismatch, match="larger than"):
+        checked_copy(cid, digest, b" " * (MAX_DOCUMENT + 1))
