@@ -688,3 +688,20 @@ def _status(url: str) -> int | None:
         return httpx.get(url).status_code
     except httpx.HTTPError:
         return None
+
+
+def test_every_file_operations_md_names_on_a_host_is_generated_or_brought(tmp_path: Path) -> None:
+    """docs/operations.md's commands use the generated files' paths on the host (/etc/proml/...)."""
+    import re
+
+    out = tmp_path / "out"
+    generate(load_members(EXAMPLE_MEMBERS), EXAMPLE_MEMBERS.read_text(), out)
+    folder = out / "beta-data"
+    generated = {str(p.relative_to(folder)) for p in folder.rglob("*")}
+    brought = {name.rstrip("/") for name in OPERATOR_SECRETS} | {
+        "node/admin.key"
+    }  # admin.key: made in the doc
+    named = set(re.findall(r"/etc/proml/([\w./-]*)", (REPO / "docs" / "operations.md").read_text()))
+    assert named
+    missing = {n for n in named if n.rstrip("/") and n.rstrip("/") not in generated | brought}
+    assert not missing
