@@ -115,8 +115,12 @@ def render(result: Generated, generated: tuple[str, ...], brought: tuple[str, ..
         f"1. On every host: the user `{d.user}`, the binaries in `{d.bin_dir}` "
         f"({'geth' if clique else 'besu'}, ipfs, ipfs-cluster-service), the proml-node installation "
         f"(`{d.proml}`), and the organisation's folder in `{d.config_dir}`.",
-        f"2. Chain: `{unit}` on every host. Blocks are made once more than half of the validators run"
-        + (" (Clique: with 3 sealers, 2)." if clique else " (QBFT: at least two thirds)."),
+        f"2. Chain: `{unit}` on every host. "
+        + (
+            "Clique seals once more than half of the sealers run (with 3 sealers, 2)."
+            if clique
+            else "QBFT makes blocks once at least two thirds of the validators run."
+        ),
         f"3. IPFS: `{d.config_dir}/ipfs/kubo-init.sh` once as `{d.user}`, then `kubo.service`; then "
         "`ipfs-cluster.service`.",
         f"4. The founder (the first organisation, {result.orgs[0].org.name}): `proml consortium deploy "
