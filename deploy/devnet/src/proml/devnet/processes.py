@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -33,20 +32,19 @@ class ProcessError(RuntimeError):
 
 
 class ToolMissing(ProcessError):
-    """anvil, Node.js or an npm package is not installed; the message says how to install it."""
+    """anvil or an engine (geth, Kubo, IPFS Cluster) is not installed; the message says how to install it."""
 
 
 def repo_root() -> Path:
-    """The ProML checkout that holds `node_modules` and `deploy/ipfs` (`PROML_REPO_ROOT` overrides)."""
+    """The ProML checkout that holds `node_modules` (anvil) and `deploy/engines` (`PROML_REPO_ROOT`
+    overrides)."""
     override = os.environ.get("PROML_REPO_ROOT")
     if override:
         return Path(override).resolve()
     # deploy/devnet/src/proml/devnet/processes.py in a checkout (an editable install imports it from there).
     here = Path(__file__).resolve().parents[5]
-    if (here / "deploy" / "ipfs" / "daemon.mjs").is_file():
-        return here
-    for folder in (Path.cwd(), *Path.cwd().parents):
-        if (folder / "deploy" / "ipfs" / "daemon.mjs").is_file():
+    for folder in (here, Path.cwd(), *Path.cwd().parents):
+        if (folder / "deploy" / "engines" / "build.sh").is_file():
             return folder
     raise ToolMissing(
         "the devnet runs from a ProML checkout: cd into it (or set PROML_REPO_ROOT) and run `make setup`"
@@ -59,22 +57,6 @@ def anvil_binary() -> Path:
     if not anvil.is_file():
         raise ToolMissing(f"no anvil at {anvil}: run `make setup` (npm ci) first")
     return anvil
-
-
-def ipfs_daemon_script() -> Path:
-    return repo_root() / "deploy" / "ipfs" / "daemon.mjs"
-
-
-def node_binary() -> str:
-    """Node.js, for the embedded IPFS daemon, once its npm packages are installed."""
-    node = shutil.which("node")
-    if node is None:
-        raise ToolMissing(
-            "Node.js is not on PATH: the embedded IPFS daemon needs it (see docs/development.md)"
-        )
-    if not (repo_root() / "node_modules" / "helia").is_dir():
-        raise ToolMissing("node_modules has no helia: run `make setup` (npm ci) first")
-    return node
 
 
 # -- ports ------------------------------------------------------------------------------------------

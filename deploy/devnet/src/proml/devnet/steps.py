@@ -8,6 +8,7 @@ to its own geth, Kubo and cluster peer.
 
 from __future__ import annotations
 
+import secrets
 import string
 import subprocess
 from collections.abc import Callable, Sequence
@@ -19,7 +20,7 @@ from proml.node.consortium import deploy_registry, member
 from . import cluster, consortium, kubo, nodes, orgs
 from .anvil import CHAIN_ID as ANVIL_CHAIN_ID
 from .anvil import Anvil
-from .geth import CLIQUE_CHAIN_ID, Geth, write_genesis
+from .geth import CLIQUE_CHAIN_ID, Geth, enode_url, write_genesis, write_node_key
 from .processes import (
     ProcessError,
     ProcessRecord,
@@ -124,8 +125,13 @@ def ensure_chain(layout: Layout, state: DevnetState, started: list[str], echo: E
     if state.chain == "anvil":
         _ensure_anvil(layout, state, started, echo)
         return
-    for org in state.orgs:
+    # Signers that seal before they are connected each seal their own next block, and the chain stalls
+    # until a sync settles it: every geth starts connected, and only then do they seal.
+    starting = [org for org in state.orgs if not running(state, f"geth:{org.name}")]
+    for org in starting:
         ensure_geth(layout, state, org, started, echo)
+    if starting:
+        seal_when_connected(layout, state, starting)
 
 
 def _ensure_anvil(layout: Layout, state: DevnetState, started: list[str], echo: Echo) -> None:
@@ -155,26 +161,44 @@ def geth_of(layout: Layout, state: DevnetState, org: OrgState) -> Geth:
 
 
 def ensure_geth(layout: Layout, state: DevnetState, org: OrgState, started: list[str], echo: Echo) -> None:
+    """Start `org`'s geth, not sealing yet, with every other organisation's geth as a static peer (their
+    enodes are known in advance: each node's P2P key is written before its first start)."""
     name = f"geth:{org.name}"
     if running(state, name):
         return
     geth = geth_of(layout, state, org)
-    # Peers known from earlier starts; each new one is also added to the running ones (admin_addPeer),
-    # so the first start of a devnet needs no enode in advance.
+    if not org.enode:
+        org.chain_p2p_port = choose_port(org.chain_p2p_port, _ports_in_use(state, but=org))
+        org.enode = enode_url(write_node_key(geth.datadir, secrets.token_bytes(32)), org.chain_p2p_port)
     peers = [other.enode for other in state.orgs if other is not org and other.enode]
-    geth.start(peers)
+    geth.start(peers, seal=False)
     assert geth.process is not None
-    org.chain_port, org.chain_p2p_port, org.chain_authrpc_port = (
-        geth.http_port,
-        geth.p2p_port,
-        geth.authrpc_port,
-    )
-    org.enode = geth.enode()
+    org.chain_port, org.chain_authrpc_port = geth.http_port, geth.authrpc_port
+    if geth.p2p_port != org.chain_p2p_port:  # it had to move: the others must learn the new address
+        org.chain_p2p_port, org.enode = geth.p2p_port, geth.enode()
+        for other in state.orgs:
+            if other is not org and running(state, f"geth:{other.name}"):
+                geth_of(layout, state, other).add_peer(org.enode)
     _record(layout, state, started, name, ProcessRecord.of(geth.process))
-    for other in state.orgs:
-        if other is not org and running(state, f"geth:{other.name}"):
-            geth_of(layout, state, other).add_peer(org.enode)
-    echo(f"chain: {org.name}'s geth sealer {org.sealer} on {state.chain_url(org)} (pid {geth.pid})")
+    echo(f"chain: {org.name}'s geth, sealer {org.sealer}, on {state.chain_url(org)} (pid {geth.pid})")
+
+
+def seal_when_connected(
+    layout: Layout, state: DevnetState, starting: Sequence[OrgState], timeout: float = 60.0
+) -> None:
+    """Once each geth of `starting` sees every other running geth, they seal (the signers among them)."""
+    alive = [org for org in state.orgs if running(state, f"geth:{org.name}")]
+    for org in starting:
+        geth = geth_of(layout, state, org)
+
+        def connected(geth: Geth = geth) -> bool:
+            return geth.peers() >= len(alive) - 1
+
+        wait_until(
+            connected, what=f"{org.name}'s geth connected to the other organisations'", timeout=timeout
+        )
+    for org in starting:
+        geth_of(layout, state, org).start_sealing()
 
 
 def ensure_consortium(layout: Layout, state: DevnetState, echo: Echo) -> None:
@@ -314,6 +338,7 @@ def join_org(
     echo(f"member: {org.name} {org.address} admitted by governance")
 
     ensure_geth(layout, state, org, started, echo)
+    seal_when_connected(layout, state, [org])
     vote_signer(layout, state, org)
     echo(f"chain: {org.name}'s sealer {org.sealer} voted into the Clique signer set")
 

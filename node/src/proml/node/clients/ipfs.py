@@ -1,6 +1,6 @@
 """A small async client of the Kubo RPC API (``/api/v0``), on httpx.
 
-It speaks to Kubo in production and to the embedded daemon (deploy/ipfs) in development and tests: the
+It speaks to the organisation's own Kubo daemon, in production, the devnet and the tests alike: the
 calls the node needs and nothing else. Uploads and downloads stream; nothing is held whole in memory.
 
 Errors: ``IpfsUnavailable`` when the daemon cannot be reached (or cut a stream short), ``IpfsError`` when
