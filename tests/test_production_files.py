@@ -26,7 +26,7 @@ from proml.devnet import engines, processes
 from proml.node.production import chain, units
 from proml.node.production.ed25519 import public_key
 from proml.node.production.generate import GENERATED_SECRETS, OPERATOR_SECRETS, generate
-from proml.node.production.keys import Libp2pIdentity
+from proml.node.production.keys import Libp2pIdentity, NodeKey
 from proml.node.production.members import DEFAULT_PORTS, MembersError, load_members, parse_members
 from tests.test_cli_operator_packages import without_operator_packages  # noqa: F401  (a fixture)
 
@@ -705,3 +705,51 @@ def test_every_file_operations_md_names_on_a_host_is_generated_or_brought(tmp_pa
     assert named
     missing = {n for n in named if n.rstrip("/") and n.rstrip("/") not in generated | brought}
     assert not missing
+
+
+def test_an_org_that_makes_its_own_identities_gets_none_made_and_the_others_peer_with_them(
+    tmp_path: Path,
+) -> None:
+    host = tmp_path / "beta-host"  # Beta Data's /etc/proml, on its own host
+    made = CliRunner().invoke(cli, ["production", "identity", "--out", str(host), "--json"])
+    assert made.exit_code == 0, made.output
+    public = json.loads(made.stdout)
+    for name in ("chain/nodekey", "ipfs/kubo-identity.json", "cluster/identity.json"):
+        assert stat.S_IMODE((host / name).stat().st_mode) == 0o600
+    again = CliRunner().invoke(cli, ["production", "identity", "--out", str(host), "--json"])
+    assert json.loads(again.stdout) == public  # kept, not made anew
+    lines = "".join(f'{key} = "{value}"\n' for key, value in public.items())
+    text = members_text().replace('name = "Beta Data"\n', f'name = "Beta Data"\n{lines}')
+    out = make(tmp_path, text)
+    beta = out / "beta-data"
+    assert not (beta / "chain" / "nodekey").exists() and not (beta / "ipfs" / "kubo-identity.json").exists()
+    assert not (beta / "cluster" / "identity.json").exists()
+    assert (beta / "ipfs" / "swarm.key").exists() and (beta / "cluster" / "cluster.env").exists()
+    acme = out / "acme-labs"
+    assert public["enode_id"] in (acme / "chain" / "config.toml").read_text()
+    assert public["kubo_peer_id"] in (acme / "ipfs" / "kubo-init.sh").read_text()
+    service = json.loads((acme / "cluster" / "service.json").read_text())
+    assert public["cluster_peer_id"] in service["consensus"]["crdt"]["trusted_peers"]
+    assert "its own (`proml production identity`)" in (out / "README.md").read_text()
+
+
+def test_own_identities_must_be_whole_and_well_formed() -> None:
+    import tomllib
+
+    document = tomllib.loads(members_text())
+    document["orgs"][1]["enode_id"] = "ab" * 64
+    with pytest.raises(MembersError) as caught:
+        parse_members(document)
+    assert caught.value.field == "orgs[1].kubo_peer_id"  # all three, or none
+    document["orgs"][1].update(
+        enode_id=NodeKey(bytes([7]) * 32).enode_id,
+        kubo_peer_id=Libp2pIdentity(bytes(32)).peer_id,
+        cluster_peer_id="QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG",  # an RSA-style id, not Ed25519
+    )
+    with pytest.raises(MembersError) as caught:
+        parse_members(document)
+    assert caught.value.field == "orgs[1].cluster_peer_id"
+    document["orgs"][1].update(cluster_peer_id=Libp2pIdentity(bytes([1]) * 32).peer_id, enode_id="00" * 64)
+    with pytest.raises(MembersError) as caught:
+        parse_members(document)
+    assert caught.value.field == "orgs[1].enode_id"  # not a point of the curve

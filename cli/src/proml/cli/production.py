@@ -57,3 +57,35 @@ def generate_command(members_file: Path, out: Path, force: bool, as_json: bool) 
     for info in result.orgs:
         click.echo(f"  {info.org.slug}/  {info.org.name} at {info.org.host}, validator {info.validator}")
     click.echo(f"Next: read {out / 'README.md'}; hand each folder to its organisation, privately.")
+
+
+@production.command("identity")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="The organisation's folder on its own host (e.g. /etc/proml): chain/, ipfs/, cluster/ go in it.",
+)
+@click.option("--qbft", is_flag=True, help="A Besu QBFT consortium (the node key is then the validator key).")
+@json_option
+def identity_command(out: Path, qbft: bool, as_json: bool) -> None:
+    """Make this organisation's own chain node key, Kubo and cluster identities in --out (mode 0600), so
+    that whoever generates the consortium's files never sees them; print what goes into the members file.
+    Existing ones are kept and printed again."""
+    with needs("proml-node"):
+        from proml.node.production.generate import write_identity
+        from proml.node.production.keys import SecretFileError
+
+    try:
+        public = write_identity(out, besu=qbft)
+    except SecretFileError as exc:
+        fail(str(exc))
+    if as_json:
+        click.echo(json.dumps(public))
+        return
+    click.echo(
+        f"Identities in {out} (keep them there). Add to this organisation's [[orgs]] in the members file:"
+    )
+    for key, value in public.items():
+        click.echo(f'{key} = "{value}"')

@@ -25,6 +25,8 @@ GENERATED_SECRETS = (
     "cluster/identity.json",
     "cluster/cluster.env",
 )
+# An organisation's own identities, which it can make on its own host instead (`proml production identity`).
+OWN_IDENTITY_FILES = ("chain/nodekey", "ipfs/kubo-identity.json", "cluster/identity.json")
 # Secrets the organisation brings (the generator never sees them): the sealer's keystore and password,
 # the ProML keystore (`proml init`) and its passphrase.
 OPERATOR_SECRETS = (
@@ -79,24 +81,9 @@ def generate(members: Members, members_text: str, out: Path, force: bool = False
         os.chmod(folder, 0o700)
 
     besu = members.chain == "qbft"
-    node_keys = {slug: keys.node_key(f / "chain" / "nodekey", besu=besu) for slug, f in folders.items()}
-    kubo_ids = {slug: keys.kubo_identity(f / "ipfs" / "kubo-identity.json") for slug, f in folders.items()}
-    cluster_ids = {
-        slug: keys.cluster_identity(f / "cluster" / "identity.json") for slug, f in folders.items()
-    }
     swarm_key = keys.swarm_key([f / "ipfs" / "swarm.key" for f in folders.values()])
     secret = keys.cluster_secret([f / "cluster" / "cluster.env" for f in folders.values()])
-
-    infos = tuple(
-        OrgFiles(
-            org,
-            chain.enode(node_keys[org.slug].enode_id, org),
-            org.sealer if org.sealer is not None else node_keys[org.slug].address,
-            kubo_ids[org.slug].peer_id,
-            cluster_ids[org.slug].peer_id,
-        )
-        for org in members.orgs
-    )
+    infos = tuple(_identities(org, folders[org.slug], besu) for org in members.orgs)
     genesis = _existing_genesis(out)
     if genesis is None:
         if besu:
@@ -135,6 +122,37 @@ def generate(members: Members, members_text: str, out: Path, force: bool = False
     _write(out / "README.md", readme.render(result, GENERATED_SECRETS, OPERATOR_SECRETS))
     _write(out / ".gitignore", gitignore())
     return result
+
+
+def _identities(org: Org, folder: Path, besu: bool) -> OrgFiles:
+    """`org`'s public identities: the ones it made itself (members file), or from keys made here."""
+    if org.identity is not None:
+        # Its keys are on its own host (`proml production identity`): none of them is made here.
+        enode_id, kubo_id, cluster_id = (
+            org.identity.enode_id,
+            org.identity.kubo_peer_id,
+            org.identity.cluster_peer_id,
+        )
+        validator_key = keys.address_of(enode_id)
+    else:
+        node_key = keys.node_key(folder / "chain" / "nodekey", besu=besu)
+        enode_id, validator_key = node_key.enode_id, node_key.address
+        kubo_id = keys.kubo_identity(folder / "ipfs" / "kubo-identity.json").peer_id
+        cluster_id = keys.cluster_identity(folder / "cluster" / "identity.json").peer_id
+    validator = org.sealer if org.sealer is not None else validator_key
+    return OrgFiles(org, chain.enode(enode_id, org), validator, kubo_id, cluster_id)
+
+
+def write_identity(folder: Path, besu: bool = False) -> dict[str, str]:
+    """An organisation's own identities, made on its own host into `folder` (laid out as its folder of the
+    output: chain/nodekey, ipfs/kubo-identity.json, cluster/identity.json): what it puts into the members
+    file, public. Existing files are kept (read back)."""
+    node_key = keys.node_key(folder / "chain" / "nodekey", besu=besu)
+    return {
+        "enode_id": node_key.enode_id,
+        "kubo_peer_id": keys.kubo_identity(folder / "ipfs" / "kubo-identity.json").peer_id,
+        "cluster_peer_id": keys.cluster_identity(folder / "cluster" / "identity.json").peer_id,
+    }
 
 
 def _existing_genesis(out: Path) -> dict[str, Any] | None:

@@ -20,7 +20,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from coincurve import PrivateKey
+from coincurve import PrivateKey, PublicKey
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
@@ -48,8 +48,7 @@ class NodeKey:
     @property
     def address(self) -> str:
         """The key's Ethereum address (checksummed): a Besu QBFT validator is its node key's address."""
-        public = PrivateKey(self.private).public_key.format(compressed=False)[1:]
-        return to_checksum_address(keccak(public)[-20:])
+        return address_of(self.enode_id)
 
 
 @dataclass(frozen=True)
@@ -87,6 +86,37 @@ def _base58(data: bytes) -> str:
         number, digit = divmod(number, 58)
         text = _B58[digit] + text
     return "1" * (len(data) - len(data.lstrip(b"\0"))) + text
+
+
+def _unbase58(text: str) -> bytes | None:
+    number = 0
+    for char in text:
+        digit = _B58.find(char)
+        if digit < 0:
+            return None
+        number = number * 58 + digit
+    body = number.to_bytes((number.bit_length() + 7) // 8, "big") if number else b""
+    return b"\0" * (len(text) - len(text.lstrip("1"))) + body
+
+
+def is_ed25519_peer_id(text: str) -> bool:
+    """Whether `text` is a peer id of an Ed25519 key (identity multihash of its protobuf form)."""
+    raw = _unbase58(text)
+    return raw is not None and len(raw) == 38 and raw[:6] == bytes([0x00, 0x24, 0x08, 0x01, 0x12, 0x20])
+
+
+def is_public_key(raw: bytes) -> bool:
+    """Whether `raw` (64 bytes, no 0x04 prefix) is a point of secp256k1."""
+    try:
+        PublicKey(b"\x04" + raw)
+    except ValueError:
+        return False
+    return len(raw) == 64
+
+
+def address_of(enode_id: str) -> str:
+    """The Ethereum address of a node's public key (an enode id): a QBFT validator's address."""
+    return to_checksum_address(keccak(bytes.fromhex(enode_id))[-20:])
 
 
 def write_private(path: Path, text: str) -> None:

@@ -14,6 +14,8 @@ from typing import Any
 
 from eth_utils.address import to_checksum_address
 
+from .keys import is_ed25519_peer_id, is_public_key
+
 CHAIN_KINDS = ("clique", "qbft")
 DEFAULT_PORTS: dict[str, int] = {
     "p2p": 30303,  # the chain client's peer-to-peer port: open to the other organisations
@@ -44,6 +46,19 @@ class MembersError(ValueError):
 
 
 @dataclass(frozen=True)
+class PublicIdentity:
+    """What the others need of an organisation's own keys: its chain node's public key (the enode id, 128
+    hex digits) and the peer ids of its Kubo and its cluster peer."""
+
+    enode_id: str
+    kubo_peer_id: str
+    cluster_peer_id: str
+
+
+IDENTITY_FIELDS = ("enode_id", "kubo_peer_id", "cluster_peer_id")
+
+
+@dataclass(frozen=True)
 class Org:
     """One organisation: its name, its folder's name in the output, its host and what it holds."""
 
@@ -53,6 +68,9 @@ class Org:
     sealer: str | None  # Clique: the address geth seals with; QBFT: None (the node key's address)
     proml_address: str  # the organisation's ProML signing key (`proml init`), funded in the genesis
     ports: dict[str, int]
+    # The organisation's own identities, made on its host (`proml production identity`): the generator then
+    # writes none of its private keys. None: the generator makes them.
+    identity: PublicIdentity | None = None
 
     @property
     def host_is_ip(self) -> bool:
@@ -152,7 +170,7 @@ def _deploy(raw: Any) -> Deploy:
 def _org(raw: Any, where: str, chain: str) -> Org:
     if not isinstance(raw, dict):
         raise MembersError(where, "must be a table ([[orgs]])")
-    _known(raw, where, {"name", "host", "sealer", "proml_address", "ports"})
+    _known(raw, where, {"name", "host", "sealer", "proml_address", "ports", *IDENTITY_FIELDS})
     name = _string(raw, f"{where}.name")
     if name != name.strip() or any(ord(c) < 32 for c in name):
         raise MembersError(f"{where}.name", "must not start or end with spaces, nor hold control characters")
@@ -192,7 +210,33 @@ def _org(raw: Any, where: str, chain: str) -> Org:
         if port in taken:
             raise MembersError(f"{where}.ports.{key}", f"{port} is {where}.ports.{taken[port]} already")
         taken[port] = key
-    return Org(name, slug, host, sealer, proml_address, ports)
+    return Org(name, slug, host, sealer, proml_address, ports, _identity(raw, where))
+
+
+def _identity(raw: dict[str, Any], where: str) -> PublicIdentity | None:
+    given = [key for key in IDENTITY_FIELDS if key in raw]
+    if not given:
+        return None
+    for key in IDENTITY_FIELDS:
+        if key not in raw:
+            raise MembersError(
+                f"{where}.{key}",
+                f"is missing: give all of {', '.join(IDENTITY_FIELDS)} (`proml production identity`)",
+            )
+    enode_id = _string(raw, f"{where}.enode_id").lower().removeprefix("0x")
+    if not re.fullmatch(r"[0-9a-f]{128}", enode_id) or not is_public_key(bytes.fromhex(enode_id)):
+        raise MembersError(
+            f"{where}.enode_id", "must be a secp256k1 public key: 128 hex digits, as an enode has"
+        )
+    peers = []
+    for key in ("kubo_peer_id", "cluster_peer_id"):
+        value = _string(raw, f"{where}.{key}")
+        if not is_ed25519_peer_id(value):
+            raise MembersError(
+                f"{where}.{key}", f"must be an Ed25519 libp2p peer id (12D3KooW...), not {value!r}"
+            )
+        peers.append(value)
+    return PublicIdentity(enode_id, peers[0], peers[1])
 
 
 def _unique(orgs: tuple[Org, ...]) -> None:

@@ -57,10 +57,15 @@ def render(result: Generated, generated: tuple[str, ...], brought: tuple[str, ..
             "",
         ]
     out += ["## Organisations", ""]
-    out += ["| organisation | folder | host | validator | ProML address |", "|---|---|---|---|---|"]
+    out += [
+        "| organisation | folder | host | validator | ProML address | node key and peer identities |",
+        "|---|---|---|---|---|---|",
+    ]
     for i in result.orgs:
+        made = "its own (`proml production identity`)" if i.org.identity is not None else "generated here"
         out.append(
-            f"| {i.org.name} | `{i.org.slug}/` | {i.org.host} | `{i.validator}` | `{i.org.proml_address}` |"
+            f"| {i.org.name} | `{i.org.slug}/` | {i.org.host} | `{i.validator}` "
+            f"| `{i.org.proml_address}` | {made} |"
         )
     out += [
         "",
@@ -91,6 +96,14 @@ def render(result: Generated, generated: tuple[str, ...], brought: tuple[str, ..
         "|---|---|",
     ]
     out += [f"| `{path}` | {_SECRET_WHAT[path]} |" for path in generated]
+    own = [i.org.name for i in result.orgs if i.org.identity is not None]
+    if own:
+        out += [
+            "",
+            f"Made by the organisation on its own host instead (`proml production identity --out "
+            f"{d.config_dir}`), and so not in its folder here: `chain/nodekey`, `ipfs/kubo-identity.json`"
+            f" and `cluster/identity.json` of {', '.join(own)}.",
+        ]
     out += [
         "",
         "Brought by each organisation (the generator never sees them), into its folder on its host:",
