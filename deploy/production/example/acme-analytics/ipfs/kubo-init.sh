@@ -36,6 +36,6 @@ PY
 "$IPFS" config --json Swarm.Transports.Network.QUIC 'false'
 "$IPFS" config --json Swarm.Transports.Network.WebTransport 'false'
 "$IPFS" config --json Swarm.Transports.Network.WebRTCDirect 'false'
-"$IPFS" config --json Peering.Peers '[{"ID": "12D3KooWEjFQohns9XX9ruZrhyVqUp9nQQW2nVDK9fGbB5XT2A8T", "Addrs": ["/ip4/192.0.2.20/tcp/4001"]}, {"ID": "12D3KooWPpauyCsVRGFd6ondL6f736fEZFe2wJpEes1gJiUbKHGW", "Addrs": ["/ip4/192.0.2.30/tcp/4001"]}]'
+"$IPFS" config --json Peering.Peers '[{"ID": "12D3KooWArQLGrGgbtpRF8kxXeb1c4719LeufPJ93msVkbg69AuR", "Addrs": ["/ip4/192.0.2.20/tcp/4001"]}, {"ID": "12D3KooWCKV7YPv85SCZNcbUSv4uNMzFjBh14jSjsSNM25TWxWia", "Addrs": ["/ip4/192.0.2.30/tcp/4001"]}]'
 install -m 0600 "$HERE/swarm.key" "$IPFS_PATH/swarm.key"
 echo "Kubo repository in $IPFS_PATH, peer $("$IPFS" config Identity.PeerID)"
