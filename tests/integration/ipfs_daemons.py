@@ -1,8 +1,10 @@
-"""Real embedded IPFS daemons (deploy/ipfs/daemon.mjs) as processes, for integration tests.
+"""Real Kubo daemons (`proml.devnet.engines.ipfs()`) in one private network, as processes, for integration
+tests.
 
-Each daemon gets its own repo directory, listens on ports the OS picks (port 0: free by construction, read
-back from the daemon's ready line), and is always stopped by PID: SIGTERM, then SIGKILL after a grace
-period, whatever the test did. Starting and stopping live in `proml.devnet`, shared with `proml devnet`.
+Each daemon gets its own repo directory and free ports (chosen by `proml.devnet.processes.choose_port`,
+chosen again if another program takes one first), and is always stopped by PID: SIGTERM, then SIGKILL
+after a grace period, whatever the test did. Starting and stopping live in `proml.devnet.kubo`, shared
+with `proml devnet`.
 """
 
 from __future__ import annotations
@@ -12,29 +14,30 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from proml.devnet.ipfs import DaemonFailed, IpfsDaemon, start_ipfs_daemon
-from proml.devnet.processes import (
-    ipfs_daemon_script,
-    node_binary,
-    repo_root,
-    stop_process,
-    write_swarm_key,
-)
+from proml.devnet import engines
+from proml.devnet.kubo import KuboDaemon, KuboFailed, start_kubo
+from proml.devnet.processes import stop_process, write_swarm_key
 
-REPO_ROOT = repo_root()
-DAEMON = ipfs_daemon_script()
+# The names the tests used with the embedded daemon, for the same things.
+IpfsDaemon = KuboDaemon
+DaemonFailed = KuboFailed
 
 __all__ = [
-    "DAEMON",
-    "REPO_ROOT",
     "DaemonFailed",
     "DaemonSet",
     "IpfsDaemon",
+    "KuboDaemon",
+    "KuboFailed",
     "daemon_set",
-    "node_binary",
+    "kubo_binary",
     "stop_process",
     "write_swarm_key",
 ]
+
+
+def kubo_binary() -> Path:
+    """The `ipfs` binary (raises `ToolMissing`, saying how to build it, when it is not there)."""
+    return engines.ipfs()
 
 
 class DaemonSet:
@@ -42,7 +45,7 @@ class DaemonSet:
 
     def __init__(self, base: Path) -> None:
         self.base = base
-        self.daemons: list[IpfsDaemon] = []
+        self.daemons: list[KuboDaemon] = []
         self._processes: list[subprocess.Popen[bytes]] = []
         self._started = 0
         self.shared_key = write_swarm_key(base / "swarm.key")
@@ -55,17 +58,23 @@ class DaemonSet:
         swarm_key: Path | None = None,
         bootstrap: Sequence[str] = (),
         extra_args: Sequence[str] = (),
-    ) -> IpfsDaemon:
-        run_dir = self.base / "run"
+    ) -> KuboDaemon:
+        """Start a Kubo on `repo` (default: `<base>/<name>`, made on first use) on free ports.
+
+        `bootstrap` are `/ip4/.../p2p/<id>` addresses of daemons to peer with (`Peering.Peers`, which Kubo
+        dials at start and keeps connected); `extra_args` are more options of `ipfs daemon`.
+        """
         stamp = f"{name}-{self._started}"
         self._started += 1
-        daemon = start_ipfs_daemon(
+        peers = [(addr.rsplit("/p2p/", 1)[1], addr) for addr in bootstrap]
+        daemon = start_kubo(
             name,
             repo if repo is not None else self.base / name,
             swarm_key if swarm_key is not None else self.shared_key,
-            stdout_path=run_dir / f"{stamp}.stdout",
-            log_path=run_dir / f"{stamp}.log",
-            bootstrap=bootstrap,
+            log_path=self.base / "run" / f"{stamp}.log",
+            api_port=0,
+            swarm_port=0,
+            peers=peers,
             extra_args=extra_args,
         )
         self._processes.append(daemon.process)
