@@ -49,6 +49,7 @@ bench: setup
 	$(BIN)/python -m tests.bench.gas --json $(BENCH_DIR)/gas.json
 	$(BIN)/python -m tests.bench.capture --json $(BENCH_DIR)/capture.json
 	$(BIN)/python -m tests.bench.verify_history --json $(BENCH_DIR)/verify_history.json
+	$(BIN)/python -m tests.bench.consortium --json $(BENCH_DIR)/consortium.json
 
 # The end-to-end demo on a local consortium; `make demo DEMO_ARGS=--stop` stops it at the end.
 demo: setup

@@ -190,12 +190,12 @@ def run(folder: Path, samples: int, records: int) -> dict[str, Any]:
     try:
         progress("creating a three-organisation Clique devnet")
         started = time.perf_counter()
-        devnet.up(path, ORGS, ports=ANY_PORT)
+        devnet.up(path, ORGS, ports=ANY_PORT, echo=progress)
         cold = time.perf_counter() - started
         devnet.down(path)
         progress("resuming it")
         started = time.perf_counter()
-        devnet.up(path, ORGS, ports=ANY_PORT)
+        devnet.up(path, ORGS, ports=ANY_PORT, echo=progress)
         figures["startup_s"] = {"cold": cold, "warm": time.perf_counter() - started}
         status = devnet.status(path)
         orgs = status["orgs"]
