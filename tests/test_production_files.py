@@ -24,7 +24,6 @@ from eth_account import Account
 from proml.cli.main import cli
 from proml.devnet import engines, processes
 from proml.node.production import chain, units
-from proml.node.production.ed25519 import public_key
 from proml.node.production.generate import GENERATED_SECRETS, OPERATOR_SECRETS, generate
 from proml.node.production.keys import Libp2pIdentity, NodeKey
 from proml.node.production.members import DEFAULT_PORTS, MembersError, load_members, parse_members
@@ -205,9 +204,15 @@ def test_the_qbft_extra_data_round_trips_to_the_validators(tmp_path: Path) -> No
 def test_ed25519_public_keys_and_peer_ids() -> None:
     # RFC 8032, 7.1, tests 1 and 2.
     seed = bytes.fromhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
-    assert public_key(seed).hex() == "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
+    assert (
+        Libp2pIdentity(seed).public.hex()
+        == "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
+    )
     seed = bytes.fromhex("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb")
-    assert public_key(seed).hex() == "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c"
+    assert (
+        Libp2pIdentity(seed).public.hex()
+        == "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c"
+    )
     assert Libp2pIdentity(seed).peer_id.startswith("12D3KooW")
 
 

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from coincurve import PrivateKey, PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
-
-from .ed25519 import public_key as ed25519_public_key
 
 SWARM_KEY_HEADER = "/key/swarm/psk/1.0.0/\n/base16/\n"
 _B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
@@ -59,7 +59,8 @@ class Libp2pIdentity:
 
     @property
     def public(self) -> bytes:
-        return ed25519_public_key(self.seed)
+        key = Ed25519PrivateKey.from_private_bytes(self.seed).public_key()
+        return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
 
     @property
     def peer_id(self) -> str:
