@@ -184,8 +184,15 @@ def test_deleting_a_repo_deletes_the_peer_identity(tmp_path: Path) -> None:
 
 @dataclass
 class Cluster:
+    base: Path
     secret: str
     peers: dict[str, cluster.ClusterPeer]
+    taken: list[int]
+
+    def port(self) -> int:
+        chosen = choose_port(0, self.taken)
+        self.taken.append(chosen)
+        return chosen
 
     def rest(self, name: str, method: str, path: str, **params: Any) -> httpx.Response:
         with self.peers[name].http() as http:
@@ -236,7 +243,7 @@ def consortium_cluster(swarm: Swarm) -> Iterator[Cluster]:
             peer = cluster.start_cluster_peer(name, base / name, log_path=base / f"{name}.log")
             stack.callback(stop_process, peer.process)
             peers[name] = peer
-        result = Cluster(secret, peers)
+        result = Cluster(base, secret, peers, taken)
         for name in NAMES:
             eventually(
                 lambda n=name: len(_ndjson(result.rest(n, "GET", "/peers"))) == len(NAMES) or None,
@@ -343,3 +350,67 @@ def has_block_locally(daemon: kubo.KuboDaemon, cid: str) -> bool:
     with httpx.Client(base_url=daemon.api, timeout=10, trust_env=False) as http:
         response = http.post("/api/v0/block/stat", params={"arg": cid, "offline": "true"})
     return response.status_code == 200
+
+
+def test_a_peer_with_the_secret_but_not_trusted_cannot_write_the_pinset(
+    swarm: Swarm, consortium_cluster: Cluster, tmp_path: Path
+) -> None:
+    """The cluster secret only lets a peer into the cluster's swarm; what it writes into the CRDT pinset
+    counts only if the organisations' peers trust it, and they trust exactly each other."""
+    own_kubo = kubo.start_kubo(
+        "rogue", tmp_path / "kubo", swarm.key, log_path=tmp_path / "kubo.log", api_port=0, swarm_port=0
+    )
+    with ExitStack() as stack:
+        stack.callback(stop_process, own_kubo.process)
+        members = consortium_cluster.peers
+        folder = consortium_cluster.base / "rogue"
+        rogue_id = cluster.init_peer(
+            folder,
+            consortium_cluster.secret,
+            ipfs_api_multiaddr=own_kubo.api_multiaddr,
+            listen_port=consortium_cluster.port(),
+            rest_port=consortium_cluster.port(),
+            proxy_port=consortium_cluster.port(),
+            pinsvc_port=None,
+            trusted_peers=[peer.peer_id for peer in members.values()],
+            peer_addrs=[peer.cluster_addr for peer in members.values()],
+        )
+        cluster.set_trusted_peers(folder, [*(peer.peer_id for peer in members.values()), rogue_id])
+        rogue = cluster.start_cluster_peer("rogue", folder, log_path=tmp_path / "rogue.log")
+        stack.callback(stop_process, rogue.process)
+        consortium_cluster.peers["rogue"] = rogue
+        try:
+            member_ids = {peer.peer_id for name, peer in members.items() if name != "rogue"}
+            eventually(
+                lambda: (
+                    member_ids
+                    <= {p["id"] for p in _ndjson(consortium_cluster.rest("rogue", "GET", "/peers"))}
+                    or None
+                ),
+                "the rogue peer is in the cluster's swarm",
+                WAIT,
+                0.2,
+            )
+            data = b"".join(prng_chunks(CHUNK_SIZE + 9, seed=66))
+            planted = str(on(own_kubo, lambda ipfs: ipfs.add(data, cid_version=1, pin=False)).cid)
+            answer = consortium_cluster.rest(
+                "rogue", "POST", f"/pins/{planted}", **{"replication-min": -1, "replication-max": -1}
+            )
+            assert answer.status_code == 200, answer.text
+            # It is in the rogue's own pinset (its own Kubo pins it)...
+            eventually(lambda: pinned(own_kubo, planted) or None, "the rogue pins its CID", WAIT, 0.2)
+            # ...and a member's pin after it reaches every member: the members have had the rogue's update.
+            legit = str(on(swarm.daemons["a"], lambda ipfs: ipfs.add(b"after the rogue\n", pin=False)).cid)
+            answer = consortium_cluster.rest(
+                "a", "POST", f"/pins/{legit}", **{"replication-min": -1, "replication-max": -1}
+            )
+            assert answer.status_code == 200, answer.text
+            for name in NAMES:
+                eventually(
+                    lambda n=name: pinned(swarm.daemons[n], legit) or None, f"{name} pins {legit}", WAIT, 0.2
+                )
+            for name in NAMES:
+                assert not pinned(swarm.daemons[name], planted), name
+                assert consortium_cluster.rest(name, "GET", f"/allocations/{planted}").status_code == 404
+        finally:
+            del consortium_cluster.peers["rogue"]

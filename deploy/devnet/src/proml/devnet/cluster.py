@@ -21,7 +21,7 @@ Shorter intervals than the defaults, so that a devnet converges in seconds, not 
   join) gets the heads again soon;
 - `cluster.pubsub.heartbeat_interval` 10s -> 1s: a new peer joins the gossip mesh, and receives the
   updates, within a second;
-- `cluster.monitor_ping_interval` and `monitor.pubsubmon.check_interval` 15s -> 5s: a peer appears in
+- `cluster.monitor_ping_interval` and `monitor.pubsubmon.check_interval` 15s -> 3s: a peer appears in
   (and leaves) the peerset sooner;
 - `cluster.pin_recover_interval` 12m -> 30s: a pin that failed, or content a member lost
   (`kubo.wipe_content`), is pinned again within 30 s (each round asks Kubo for its pins once);
@@ -67,7 +67,7 @@ _LISTEN_KEYS = ("http_listen_multiaddress", "listen_multiaddress")
 # Faster than the defaults (see the module's docstring).
 REBROADCAST_INTERVAL = "5s"
 PUBSUB_HEARTBEAT = "1s"
-MONITOR_INTERVAL = "5s"
+MONITOR_INTERVAL = "3s"
 PIN_RECOVER_INTERVAL = "30s"
 CONNECT_SWARMS_DELAY = "2s"
 
