@@ -26,6 +26,7 @@ from .anvil import dev_keys
 MEMBER_ROLES = Role.DATA_ADMIN | Role.MODEL_DEVELOPER | Role.AUDITOR
 FOUNDER_ROLES = ALL_ROLES
 FUNDING = 1_000 * 10**18  # wei: plenty for a development consortium's gas
+JOINING_FUNDING = FUNDING // 10  # what the founder gives an organisation that joins later, from its own
 
 
 class ConsortiumError(RuntimeError):

@@ -333,7 +333,7 @@ def join_org(
         (m.name, consortium.provider(client, orgs.private_key(layout, m.name), state.chain_id))
         for m in members
     ]
-    consortium.fund(providers[0][1], [org.address])
+    consortium.fund(providers[0][1], [org.address], consortium.JOINING_FUNDING)
     consortium.admit(state.registry, providers, (org.name, org.address), org.roles)
     echo(f"member: {org.name} {org.address} admitted by governance")
 
