@@ -20,10 +20,13 @@ router = APIRouter(prefix="/v1", tags=["node"])
 
 # Declared, not validated when sent: the report is built by the node, and 503 carries the same shape.
 _HEALTH: dict[int | str, dict[str, Any]] = {
-    200: {"model": responses.Health, "description": "The chain and IPFS answer; the background process runs"},
+    200: {
+        "model": responses.Health,
+        "description": "The chain, IPFS and a configured cluster answer; the background process runs",
+    },
     503: {
         "model": responses.Health,
-        "description": "Degraded: `chain`, `ipfs` or `background` say what fails",
+        "description": "Degraded: `chain`, `ipfs`, `cluster` or `background` say what fails",
     },
 }
 ADMIN_REFUSALS = refusals(AUTHENTICATED, 403)
@@ -31,8 +34,9 @@ ADMIN_REFUSALS = refusals(AUTHENTICATED, 403)
 
 @router.get("/health", response_model=None, responses=_HEALTH)
 async def health(request: Request) -> JSONResponse:
-    """Chain, IPFS, outbox depth, index lag, background process. 200 when the chain and IPFS answer and
-    the background process runs, else 503."""
+    """Chain, IPFS, the cluster and what it holds of the recorded CIDs, outbox depth, index lag,
+    background process. 200 when the chain, IPFS and a configured cluster answer and the background
+    process runs, else 503."""
     node = node_of(request)
     report = await node.health()
     return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
