@@ -1,5 +1,7 @@
-"""Three organisations on a real devnet: one anvil, three IPFS daemons in one private swarm, three node
-processes (`proml node start`), all talking over HTTP as users would.
+"""Three organisations on a real consortium devnet: per organisation a geth Clique sealer, a Kubo daemon in
+one private network, an IPFS Cluster peer and a node process (`proml node start`), all talking over HTTP as
+users would; and the faults a consortium meets: a sealer that stops, a reorganised block, a lost IPFS
+repository, a member that unpins another's payload, an organisation that joins.
 
 A registers nothing of its own here: it is the commissioning company that validates and audits; B supplies
 data; C develops the model.
@@ -20,7 +22,9 @@ import pytest
 from click.testing import CliRunner
 
 from proml.cli.main import cli
-from proml.devnet import devnet
+from proml.devnet import devnet, kubo, steps
+from proml.devnet.state import Layout
+from proml.node.clients.chain import ChainClient
 from proml.node.clients.ipfs import IpfsClient
 from tests.integration.polling import eventually, wait_entry
 
@@ -153,55 +157,133 @@ def test_full_model_lifecycle_and_verification(orgs: dict[str, Org]) -> None:
     assert (whole["ok"], whole["records"]) == (True, 8), whole["problems"]
 
 
-def test_payload_survives_its_publisher_storage(root: Path, orgs: dict[str, Org]) -> None:
+def test_a_lost_ipfs_repository_is_served_by_the_others_and_pinned_again(
+    root: Path, orgs: dict[str, Org]
+) -> None:
     a, b = orgs["A"], orgs["B"]
     data = os.urandom(400_000)
     content, asset = register_dataset(b, data, "replicated")
     a.indexed(asset, 1)
+    status = devnet.status(root)
+    kubo_a, kubo_b = (org["ipfs_api"] for org in status["orgs"][:2])
+    eventually(lambda: True if asyncio.run(pinned(kubo_a, content["cid"])) else None, "A holds B's payload")
 
-    ipfs_a = devnet.status(root)["orgs"][0]["ipfs_api"]
-
-    def replicated() -> bool | None:
-        return True if asyncio.run(pinned(ipfs_a, content["cid"])) else None
-
-    eventually(replicated, "A has replicated B's payloads")
-    ipfs_b = devnet.status(root)["processes"]["ipfs:B"]["pid"]
-    os.kill(ipfs_b, signal.SIGTERM)
-    eventually(
-        lambda: None if devnet.status(root)["processes"]["ipfs:B"]["running"] else True, "B's IPFS stops"
-    )
+    os.kill(status["processes"]["ipfs:B"]["pid"], signal.SIGTERM)
+    wait_stopped(root, "ipfs:B")
+    assert not b.http.get("/v1/health").json()["ipfs"]["ok"]
+    kubo.wipe_content(Layout(root).ipfs_repo("B"))  # B's disk lost its content, not its keys
     fetched = a.http.get(f"/v1/payloads/{content['cid']}", params={"digest": content["digest"]})
     assert fetched.status_code == 200, fetched.text
     assert fetched.content == data
-    devnet.up(root)  # brings B's daemon back for the tests that follow
+
+    devnet.up(root)  # B's Kubo comes back empty
+    eventually(lambda: True if asyncio.run(pinned(kubo_b, content["cid"])) else None, "B holds it again")
+    eventually(
+        lambda: True if b.get("/v1/health")["cluster"]["missing_here"] == 0 else None,
+        "B's health says it holds every recorded CID",
+    )
 
 
-def test_records_queued_while_the_chain_is_down_land_once_after_a_sigkill(
+def test_a_payload_a_member_unpins_from_the_cluster_comes_back(root: Path, orgs: dict[str, Org]) -> None:
+    b = orgs["B"]
+    content, asset = register_dataset(b, os.urandom(5000), "unpinned-by-c")
+    orgs["C"].indexed(asset, 1)
+    cluster_c = devnet.status(root)["orgs"][2]["cluster_api"]
+    eventually(
+        lambda: True if httpx.get(f"{cluster_c}/allocations/{content['cid']}").status_code == 200 else None,
+        "B's payload is in the cluster's pinset",
+    )
+    assert httpx.delete(f"{cluster_c}/pins/{content['cid']}").status_code == 200  # C, a rogue member
+    eventually(
+        lambda: True if httpx.get(f"{cluster_c}/allocations/{content['cid']}").status_code == 200 else None,
+        "the payload C unpinned is back in the pinset",
+    )
+    for org in devnet.status(root)["orgs"]:
+        eventually(
+            lambda api=org["ipfs_api"]: True if asyncio.run(pinned(api, content["cid"])) else None,
+            f"{org['name']} holds it",
+        )
+
+
+def test_records_queued_while_an_organisations_geth_is_down_land_once(
     root: Path, orgs: dict[str, Org]
 ) -> None:
-    b = orgs["B"]
+    a, b = orgs["A"], orgs["B"]
     _, asset = register_dataset(b, os.urandom(100), "outage")
     background = b.http.get("/v1/health").json()["background"]["pid"]
-    processes = devnet.status(root)["processes"]
-    os.kill(processes["anvil"]["pid"], signal.SIGTERM)
-    wait_stopped(root, "anvil")
+    status = devnet.status(root)
+    processes = status["processes"]
+    os.kill(processes["geth:B"]["pid"], signal.SIGTERM)
+    wait_stopped(root, "geth:B")
+    geth_a = ChainClient(status["orgs"][0]["chain_url"])
+    height = geth_a.block_number()
+    eventually(lambda: True if geth_a.block_number() >= height + 3 else None, "A and C keep sealing")
+    health = b.http.get("/v1/health")
+    assert not health.json()["chain"]["ok"], health.text
     ids = [
         b.post(f"/v1/assets/{asset}/records", json={"activity": "collect", "notes": f"n{i}"})["id"]
         for i in range(20)
     ]
     os.kill(processes["node:B"]["pid"], signal.SIGKILL)
-    eventually(
-        lambda: None if devnet.status(root)["processes"]["node:B"]["running"] else True, "B's node dies"
-    )
+    wait_stopped(root, "node:B")
     # Its background process dies with it: no orphan goes on sending from B's outbox.
     eventually(lambda: True if _gone(background) else None, "B's background process dies with its node")
-    devnet.up(root)  # restarts the chain on its saved state, and B's node on its outbox
+    devnet.up(root)  # B's geth restarts on its data and syncs; B's node resumes its outbox
     entries = [b.final({"id": i}) for i in ids]
-    history = orgs["A"].indexed(asset, 21)["history"]
+    history = a.indexed(asset, 21)["history"]
     digests = [r["record_digest"] for r in history]
     assert len(history) == 21
     for entry in entries:
         assert digests.count(entry["record_digest"]) == 1
+
+
+def test_a_record_whose_block_is_reorganised_away_is_sent_again_and_final_once(
+    root: Path, orgs: dict[str, Org]
+) -> None:
+    a, b = orgs["A"], orgs["B"]
+    _, asset = register_dataset(b, os.urandom(100), "reorganised")
+    a.indexed(asset, 1)
+    layout = Layout(root)
+    state = layout.load()
+    others = [steps.geth_of(layout, state, org) for org in state.orgs if org.name != "B"]
+    sealer = state.org("B").sealer
+    # B is cut off right after another signer's block, so that it may seal one block alone (Clique's
+    # recent-signer rule then stops it, one of three signers): a branch that holds B's record.
+    eventually(
+        lambda: True if others[0].signer_of(others[0].head_hash()) != sealer else None,
+        "the head is another signer's block",
+    )
+    for other in others:
+        other.remove_peer(state.org("B").enode)
+    state.processes["geth:B"].stop()
+    alone = steps.geth_of(layout, state, state.org("B"))
+    try:
+        alone.start((), seal=False)
+        entry_id = b.post(f"/v1/assets/{asset}/records", json={"activity": "collect"})["id"]
+        eventually(
+            lambda: True if alone.rpc("txpool_status")["pending"] != "0x0" else None, "B's pool has it"
+        )
+        alone.start_sealing()
+        lonely = eventually(
+            lambda: entry if (entry := b.get(f"/v1/outbox/{entry_id}"))["block_number"] else None,
+            "B's branch includes the record",
+        )
+        lonely_block = alone.rpc("eth_getTransactionReceipt", lonely["tx_hash"])["blockHash"]
+        eventually(
+            lambda: True if others[0].block_number() >= lonely["block_number"] + 2 else None,
+            "the others seal past B's block",
+        )
+        assert others[0].block_hash(lonely["block_number"]) != lonely_block
+        assert b.get(f"/v1/outbox/{entry_id}")["status"] != "final"  # B cannot seal 3 confirmations alone
+    finally:
+        alone.stop()
+    devnet.up(root)  # B's geth rejoins the others and takes their heavier branch
+    final = b.final({"id": entry_id})
+    receipt = others[0].rpc("eth_getTransactionReceipt", final["tx_hash"])
+    assert receipt["blockHash"] != lonely_block
+    assert others[0].block_hash(final["block_number"]) == receipt["blockHash"]
+    history = a.indexed(asset, 2)["history"]
+    assert [r["record_digest"] for r in history].count(final["record_digest"]) == 1
 
 
 def _gone(pid: int) -> bool:
@@ -265,3 +347,26 @@ def test_a_record_the_chain_refuses_fails_alone_in_its_batch(orgs: dict[str, Org
     assert "NotOwnerOrContributor" in entries[2]["error"], entries[2]["error"]
     assert [e["seq"] for e in entries if e["status"] == "final"] == [1, 2, 3, 4]
     assert b.indexed(own, 5)["state"] == "published"
+
+
+def test_a_fourth_organisation_joins_and_verifies_the_whole_history(root: Path, orgs: dict[str, Org]) -> None:
+    c = orgs["C"]
+    model = c.final(c.post("/v1/models", json={"name": "before-d"}))["asset"]
+    c.final(c.post(f"/v1/assets/{model}/records", json={"activity": "select_data"}))
+    devnet.join(root, "D")
+    status = devnet.status(root)
+    d = Org(next(org for org in status["orgs"] if org["name"] == "D"))
+    assert status["running"]
+    geth_d = ChainClient(next(org for org in status["orgs"] if org["name"] == "D")["chain_url"])
+    signers = {s.lower() for s in geth_d.request("clique_getSigners", [])}
+    assert {org["sealer"].lower() for org in status["orgs"]} == signers
+    assert len(httpx.get(f"{status['orgs'][3]['cluster_api']}/peers").text.strip().splitlines()) == 4
+    members = {m["name"]: m for m in d.get("/v1/members")}
+    assert members["D"]["status"] == "active"
+    for asset in [a["address"] for a in c.get("/v1/assets", params={"limit": 1000})]:
+        d.indexed(asset, 1)
+        whole = d.get(f"/v1/assets/{asset}/verification")
+        assert whole["ok"], whole["problems"]
+    # D records on the shared chain like any member.
+    _, own = register_dataset(d, os.urandom(1000), "from-d")
+    assert c.indexed(own, 1)["owner_name"] == "D"
