@@ -23,16 +23,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonSet]:
         yield daemons
 
 
-# Kubo 0.43.1 does not fetch the empty raw block (bafkreihdwdcefgh4..., the CIDv1 of an empty file) from
-# another peer: `cat` waits until its timeout, although the peer that added it holds it. The provider must
-# answer it without the network (its bytes are known); until it does, this case fails (strictly).
-EMPTY_OVER_BITSWAP = pytest.mark.xfail(
-    strict=True,
-    reason="Kubo does not fetch the empty raw block from other peers; StorageProvider must answer it",
-)
-
-
-@pytest.mark.parametrize("size", [pytest.param(0, marks=EMPTY_OVER_BITSWAP), 1000, 3 * MIB + 17])
+@pytest.mark.parametrize("size", [0, 1000, 3 * MIB + 17])
 def test_a_payload_added_on_b_is_fetched_and_checked_through_a(
     pair: DaemonSet, tmp_path: Path, size: int
 ) -> None:

@@ -21,13 +21,18 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from proml.core.content.cid import CID
+from proml.core.content.cid import CID, RAW
 from proml.core.content.digest import CHUNK_SIZE, DEFAULT_ALGORITHM, ContentDigest
 from proml.core.content.fingerprint import Fingerprint, Fingerprinter
 from proml.node.clients.cluster import EVERYWHERE, ClusterClient, ClusterClientError
 from proml.node.clients.ipfs import IpfsClient
 
 log = logging.getLogger(__name__)
+
+# Kubo 0.43.1 never fetches the empty raw block (the CIDv1 of an empty file) from its peers: `cat` and
+# `pin/add` wait until they time out, though the peer that added it holds it. Its bytes are known, so the
+# provider serves it without the network, and makes it in its own daemon before pinning it.
+EMPTY_RAW_BLOCK = CID.of_block(b"", codec=RAW)
 
 # Pin requests to the cluster at once when several documents are pinned together.
 CLUSTER_CONCURRENCY = 8
@@ -109,6 +114,7 @@ class StorageProvider:
         self, cids: Sequence[CID], *, timeout: float | None = None, name: str = "proml"
     ) -> None:
         if cids:
+            await self._make_empty_block(cids)
             await self._ipfs.pin_add(cids, timeout=timeout)
             await self._publish(cids, name)
 
@@ -129,7 +135,7 @@ class StorageProvider:
         partial = destination.with_name(destination.name + ".partial")
         try:
             with open(partial, "wb") as out:
-                async for chunk in self._ipfs.cat(cid, timeout=timeout):
+                async for chunk in self._cat(cid, timeout):
                     fingerprinter.update(chunk)
                     out.write(chunk)
             stored = _check(cid, fingerprinter.finish(), expected_digest)
@@ -145,7 +151,7 @@ class StorageProvider:
         """Stream `cid` through the hashers, keeping nothing: `PayloadMismatch` unless what IPFS serves has
         that CID (and digest, if given)."""
         fingerprinter = _fingerprinter_for(cid, expected_digest, self._algorithm)
-        async for chunk in self._ipfs.cat(cid, timeout=timeout):
+        async for chunk in self._cat(cid, timeout):
             fingerprinter.update(chunk)
         return _check(cid, fingerprinter.finish(), expected_digest)
 
@@ -158,15 +164,29 @@ class StorageProvider:
         timeout: float | None = None,
     ) -> bytes:
         """A small payload (a record document) in memory, checked like `fetch_to_file`."""
-        data = bytes(await self._ipfs.cat_bytes(cid, max_size=max_size, timeout=timeout))
+        if cid == EMPTY_RAW_BLOCK:
+            data = b""
+        else:
+            data = bytes(await self._ipfs.cat_bytes(cid, max_size=max_size, timeout=timeout))
         fingerprinter = _fingerprinter_for(cid, expected_digest, self._algorithm)
         fingerprinter.update(data)
         _check(cid, fingerprinter.finish(), expected_digest)
         return data
 
     async def pin(self, cid: CID, *, timeout: float | None = None, name: str = "proml") -> None:
+        await self._make_empty_block([cid])
         await self._ipfs.pin_add(cid, timeout=timeout)
         await self._publish([cid], name)
+
+    async def _cat(self, cid: CID, timeout: float | None) -> AsyncIterator[bytes]:
+        if cid == EMPTY_RAW_BLOCK:
+            return
+        async for chunk in self._ipfs.cat(cid, timeout=timeout):
+            yield chunk
+
+    async def _make_empty_block(self, cids: Sequence[CID]) -> None:
+        if EMPTY_RAW_BLOCK in cids:
+            await self._ipfs.add(b"", cid_version=1, pin=False)
 
     async def is_pinned(self, cid: CID) -> bool:
         return bool(await self._ipfs.is_pinned(cid))

@@ -62,7 +62,7 @@ from ..clients.cluster import (
     PinStatus,
 )
 from ..clients.ipfs import IpfsClientError
-from ..providers.storage import DigestMismatch, StorageError, StorageProvider
+from ..providers.storage import EMPTY_RAW_BLOCK, DigestMismatch, StorageError, StorageProvider
 from .interruptible_sleep import wait_or_stop
 from .query import MAX_LIMIT, Query, UnindexedAsset
 
@@ -439,6 +439,8 @@ class Replicator:
         if kind == RECOVER:
 
             async def recover() -> None:
+                if CID.parse(cid) == EMPTY_RAW_BLOCK:  # no peer's Kubo fetches it: make it here
+                    await self._storage.pin(EMPTY_RAW_BLOCK, timeout=self._pin_timeout, name=name)
                 await cluster.recover(cid, local=True)
 
             return recover
