@@ -4,7 +4,7 @@ A one-organisation devnet (`--chain anvil`; consensus does not matter here) with
 `--gib` GiB (default 5) of pseudo-random bytes (so that no block deduplicates). Through the SDK:
 
 - upload: `POST /v1/payloads` streams the file into Kubo; the node recomputes its CID and digest as it goes
-  and refuses a CID that differs from Kubo's (payloads of 2–4 GiB could not be stored before Kubo: the
+  and refuses a CID that differs from Kubo's (payloads of 2 to 4 GiB could not be stored before Kubo: the
   embedded daemon wrote the UnixFS block sizes of 2^31 and more wrongly);
 - the CID of the same file computed by `proml.core.content` alone, compared;
 - register a dataset with it, and `verify` the file against the asset (streamed upload, hashed);
@@ -48,7 +48,7 @@ def rss_mb(pid: int) -> float:
 
 
 def write_random(path: Path, size: int) -> str:
-    """`size` bytes that do not repeat (SHAKE-128 from a counter: fast, no two blocks alike); their SHA-256."""
+    """`size` bytes that never repeat (SHAKE-128 of a counter: no two blocks alike); their SHA-256."""
     digest = hashlib.sha256()
     with path.open("wb") as out:
         written, counter = 0, 0

@@ -18,14 +18,8 @@ from proml.devnet import engines
 from proml.devnet.kubo import KuboDaemon, KuboFailed, start_kubo
 from proml.devnet.processes import stop_process, write_swarm_key
 
-# The names the tests used with the embedded daemon, for the same things.
-IpfsDaemon = KuboDaemon
-DaemonFailed = KuboFailed
-
 __all__ = [
-    "DaemonFailed",
     "DaemonSet",
-    "IpfsDaemon",
     "KuboDaemon",
     "KuboFailed",
     "daemon_set",

@@ -28,9 +28,9 @@ from proml.devnet.engines import KUBO_VERSION
 from proml.devnet.kubo import init_repo, kubo_env
 from proml.node.clients.ipfs import AddResult, IpfsClient, IpfsError, IpfsUnavailable
 from tests.integration.ipfs_daemons import (
-    DaemonFailed,
     DaemonSet,
-    IpfsDaemon,
+    KuboDaemon,
+    KuboFailed,
     daemon_set,
     kubo_binary,
     write_swarm_key,
@@ -63,12 +63,12 @@ def run(coro: Awaitable[T]) -> T:
     return asyncio.run(main())
 
 
-async def with_client(daemon: IpfsDaemon, fn: Callable[[IpfsClient], Awaitable[T]]) -> T:
+async def with_client(daemon: KuboDaemon, fn: Callable[[IpfsClient], Awaitable[T]]) -> T:
     async with daemon.client() as client:
         return await fn(client)
 
 
-def call(daemon: IpfsDaemon, fn: Callable[[IpfsClient], Awaitable[T]]) -> T:
+def call(daemon: KuboDaemon, fn: Callable[[IpfsClient], Awaitable[T]]) -> T:
     return run(with_client(daemon, fn))
 
 
@@ -82,7 +82,7 @@ async def sha256_of_cat(client: IpfsClient, cid: CID | str, timeout: float | Non
     return digest.hexdigest(), size
 
 
-def rpc(daemon: IpfsDaemon, path: str, method: str = "POST", **kwargs: object) -> httpx.Response:
+def rpc(daemon: KuboDaemon, path: str, method: str = "POST", **kwargs: object) -> httpx.Response:
     with httpx.Client(base_url=daemon.api, timeout=30, trust_env=False) as http:
         return http.request(method, path, **kwargs)  # type: ignore[arg-type]
 
@@ -103,7 +103,7 @@ def swarm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonSet]:
         yield daemons
 
 
-def _wait_for_peers(daemon: IpfsDaemon, expected: set[str], attempts: int = 200) -> None:
+def _wait_for_peers(daemon: KuboDaemon, expected: set[str], attempts: int = 200) -> None:
     async def wait() -> None:
         async with daemon.client() as ipfs:
             for _ in range(attempts):
@@ -116,7 +116,7 @@ def _wait_for_peers(daemon: IpfsDaemon, expected: set[str], attempts: int = 200)
     run(wait())
 
 
-def node(swarm: DaemonSet, name: str) -> IpfsDaemon:
+def node(swarm: DaemonSet, name: str) -> KuboDaemon:
     return next(d for d in swarm.daemons if d.name == name)
 
 
@@ -255,7 +255,7 @@ def test_restart_keeps_peer_id_pins_and_blocks(tmp_path: Path) -> None:
         unpinned = call(first, lambda ipfs: ipfs.add(b"not pinned\n", pin=False)).cid
         assert (first.repo / "api").is_file()
         # one daemon per repo
-        with pytest.raises(DaemonFailed, match="in use by another ipfs process"):
+        with pytest.raises(KuboFailed, match="in use by another ipfs process"):
             daemons.start("p-again", repo=first.repo)
         assert first.stop() == 0, first.log()
         assert not (first.repo / "api").exists()

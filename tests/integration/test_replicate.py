@@ -29,7 +29,7 @@ from proml.node.providers.storage import StorageProvider
 from proml.node.runtime import NodeRuntime
 from proml.node.services.api_keys import Scope
 from proml.node.services.replicate import Replicator
-from tests.integration.ipfs_daemons import DaemonSet, IpfsDaemon, daemon_set, stop_process
+from tests.integration.ipfs_daemons import DaemonSet, KuboDaemon, daemon_set, stop_process
 from tests.integration.keystores import write_keystore
 from tests.integration.polling import eventually, wait_entry
 
@@ -40,7 +40,7 @@ WAIT = 60.0
 class Org:
     node: NodeRuntime
     client: TestClient
-    daemon: IpfsDaemon
+    daemon: KuboDaemon
     token: str
 
     def headers(self) -> dict[str, str]:
@@ -59,7 +59,7 @@ class Consortium:
 
 
 def _config(
-    name: str, key: bytes, registry: str, anvil_url: str, daemon: IpfsDaemon, base: Path
+    name: str, key: bytes, registry: str, anvil_url: str, daemon: KuboDaemon, base: Path
 ) -> NodeConfig:
     keystore, passphrase_file = write_keystore(base / name / "key", key)
     return NodeConfig(
