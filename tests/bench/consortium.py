@@ -38,13 +38,16 @@ import httpx
 
 from proml.devnet import devnet
 from proml.devnet.devnet import Ports
+from proml.node import background
 from tests.bench.capture import (
     DIGEST,
     PACED_PER_SECOND,
     children,
+    cpu_seconds,
     measure_ack,
     measure_throughput,
     percentile,
+    stolen_seconds,
     summary,
     wait_drained,
     wait_final,
@@ -139,6 +142,25 @@ def measure_all_at_once(orgs: list[dict[str, Any]], assets: list[str], records: 
     }
 
 
+def background_of(node: int) -> list[int]:
+    """The node's background process (by its process name, among the node's children)."""
+    return [
+        child
+        for child in children(node)
+        if Path(f"/proc/{child}/comm").read_text().strip() == background.PROCESS_NAME
+    ]
+
+
+def devnet_pids(processes: dict[str, Any]) -> dict[str, int]:
+    """The devnet's processes by name ("geth:A", ...), with each node's background process ("node
+    background:A"; the node's only child)."""
+    pids = {name: process["pid"] for name, process in processes.items()}
+    for name, pid in list(pids.items()):
+        if name.startswith("node:"):
+            (pids[f"node background:{name.split(':', 1)[1]}"],) = background_of(pid)
+    return pids
+
+
 def rss_mb(pid: int) -> float:
     """Resident memory of a process (VmRSS), MiB, from /proc (Linux)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -154,10 +176,10 @@ def measure_memory(processes: dict[str, Any]) -> dict[str, dict[str, float]]:
         kind, org = name.split(":", 1)
         pid = process["pid"]
         if kind == "node":
-            api, background = rss_mb(pid), sum(rss_mb(child) for child in children(pid))
+            api, worker = rss_mb(pid), sum(rss_mb(child) for child in children(pid))
             memory.setdefault("node api", {})[org] = api
-            memory.setdefault("node background", {})[org] = background
-            memory.setdefault("node", {})[org] = api + background
+            memory.setdefault("node background", {})[org] = worker
+            memory.setdefault("node", {})[org] = api + worker
         else:
             memory.setdefault(kind, {})[org] = rss_mb(pid)
     return memory
@@ -183,20 +205,31 @@ def measure_engines() -> dict[str, Any]:
     return figures
 
 
+def timed_up(path: Path) -> tuple[float, list[tuple[float, str]]]:
+    """`devnet.up`'s seconds, and each step it reported with the seconds since it began (where it goes)."""
+    steps: list[tuple[float, str]] = []
+    started = time.perf_counter()
+
+    def echo(line: str) -> None:
+        steps.append((round(time.perf_counter() - started, 2), line))
+        progress(line)
+
+    devnet.up(path, ORGS, ports=ANY_PORT, echo=echo)
+    return time.perf_counter() - started, steps
+
+
 def run(folder: Path, samples: int, records: int) -> dict[str, Any]:
     path = folder / "devnet"
     load = {"start": os.getloadavg()}
     figures: dict[str, Any] = {}
     try:
         progress("creating a three-organisation Clique devnet")
-        started = time.perf_counter()
-        devnet.up(path, ORGS, ports=ANY_PORT, echo=progress)
-        cold = time.perf_counter() - started
+        cold, cold_steps = timed_up(path)
         devnet.down(path)
         progress("resuming it")
-        started = time.perf_counter()
-        devnet.up(path, ORGS, ports=ANY_PORT, echo=progress)
-        figures["startup_s"] = {"cold": cold, "warm": time.perf_counter() - started}
+        warm, warm_steps = timed_up(path)
+        figures["startup_s"] = {"cold": cold, "warm": warm}
+        figures["startup_steps"] = {"cold": cold_steps, "warm": warm_steps}
         status = devnet.status(path)
         orgs = status["orgs"]
         figures["confirmations"] = status["confirmations"]
@@ -214,7 +247,14 @@ def run(folder: Path, samples: int, records: int) -> dict[str, Any]:
         figures["ack_ms"] = {**summary(ack), "per_second": PACED_PER_SECOND, "org": orgs[0]["name"]}
         progress(f"{records} records per organisation, all at once")
         load["before throughput"] = os.getloadavg()
+        pids = devnet_pids(devnet.status(path)["processes"])
+        before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        client_before, stolen_before = time.process_time(), stolen_seconds()
         figures["records_per_s"] = measure_all_at_once(orgs, assets, records)
+        cpu = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
+        cpu["client"] = time.process_time() - client_before
+        cpu["stolen by the hypervisor"] = stolen_seconds() - stolen_before
+        figures["cpu_s"] = cpu
         figures["records_per_org"] = records
         load["after throughput"] = os.getloadavg()
         progress(f"idle {IDLE_WAIT:.0f} s, then memory")
@@ -257,6 +297,8 @@ def main() -> None:
     print(f"records per second, {ORGS} organisations at once, until final: {rate['total']:.0f} ({each})")
     for kind, per_org in figures["rss_mb"].items():
         print(f"idle RSS {kind}: " + ", ".join(f"{org} {mb:.0f} MiB" for org, mb in per_org.items()))
+    cpu = ", ".join(f"{name} {seconds:.1f}" for name, seconds in figures["cpu_s"].items())
+    print(f"CPU seconds during the records-per-second run: {cpu}")
     print(f"engines build.sh, cached: {figures['engines_cached_s']:.2f} s")
     for engine, seconds in figures.get("engines_cold_s", {}).items():
         print(f"engines cold (lead's /tmp/cold/build.log): {engine} {seconds} s")
