@@ -173,7 +173,7 @@ def measure_memory(processes: dict[str, Any]) -> dict[str, dict[str, float]]:
     """{kind: {org: MiB}}; the node as "node api", "node background" and their sum "node"."""
     memory: dict[str, dict[str, float]] = {}
     for name, process in processes.items():
-        kind, org = name.split(":", 1)
+        kind, _, org = name.partition(":")
         pid = process["pid"]
         if kind == "node":
             api, worker = rss_mb(pid), sum(rss_mb(child) for child in children(pid))
@@ -218,10 +218,11 @@ def timed_up(path: Path) -> tuple[float, list[tuple[float, str]]]:
     return time.perf_counter() - started, steps
 
 
-def run(folder: Path, samples: int, records: int) -> dict[str, Any]:
+def run(folder: Path, samples: int, records: int, figures: dict[str, Any]) -> None:
+    """Fill `figures` as they are measured (what was measured stays there if a later step fails)."""
     path = folder / "devnet"
     load = {"start": os.getloadavg()}
-    figures: dict[str, Any] = {}
+    figures["machine"] = {"cpus": os.cpu_count(), "load_average": load}
     try:
         progress("creating a three-organisation Clique devnet")
         cold, cold_steps = timed_up(path)
@@ -266,8 +267,6 @@ def run(folder: Path, samples: int, records: int) -> dict[str, Any]:
     progress("engines build.sh, cached")
     figures.update(measure_engines())
     load["end"] = os.getloadavg()
-    figures["machine"] = {"cpus": os.cpu_count(), "load_average": load}
-    return figures
 
 
 def main() -> None:
@@ -276,9 +275,14 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=RECORDS_PER_ORG, help="records per organisation")
     parser.add_argument("--final-samples", type=int, default=FINAL_SAMPLES)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="proml-bench-") as folder:
-        figures = run(Path(folder), args.final_samples, args.records)
-    figures["targets"] = TARGETS
+    figures: dict[str, Any] = {"targets": TARGETS}
+    try:
+        with tempfile.TemporaryDirectory(prefix="proml-bench-") as folder:
+            run(Path(folder), args.final_samples, args.records, figures)
+    except Exception as exc:
+        figures["error"] = f"{type(exc).__name__}: {exc}"
+        write(args.json, figures)
+        raise
     startup = figures["startup_s"]
     print(f"devnet up, {ORGS} organisations: cold {startup['cold']:.1f} s, warm {startup['warm']:.1f} s")
     final = figures["final_s"]
@@ -307,9 +311,13 @@ def main() -> None:
         "load average (1, 5, 15 min): "
         + "; ".join(f"{k} {v[0]:.1f} {v[1]:.1f} {v[2]:.1f}" for k, v in averages.items())
     )
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    write(args.json, figures)
+
+
+def write(path: Path | None, figures: dict[str, Any]) -> None:
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(figures, indent=2) + "\n")
 
 
 if __name__ == "__main__":
