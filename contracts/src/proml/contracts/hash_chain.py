@@ -11,7 +11,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eth_abi.abi import encode
 from eth_utils.crypto import keccak
 
 from .addresses import checksum
@@ -88,42 +87,50 @@ def record_hash(
     outputs_hash: bytes,
 ) -> bytes:
     """`keccak256(abi.encode(asset, seq, actor, activity, fromState, toState, accepted, recordDigest,
-    keccak256(recordCID), keccak256(inputs), keccak256(outputs)))`."""
+    keccak256(recordCID), keccak256(inputs), keccak256(outputs)))`. Every field is a static type, so the
+    encoding is their 32-byte words side by side: built directly, it is several times faster than a
+    general ABI encoder, which counts when a whole history of thousands of records is checked."""
     return keccak(
-        encode(
-            [
-                "address",
-                "uint256",
-                "address",
-                "uint8",
-                "uint8",
-                "uint8",
-                "bool",
-                "bytes32",
-                "bytes32",
-                "bytes32",
-                "bytes32",
-            ],
-            [
-                asset,
-                seq,
-                actor,
-                activity,
-                from_state,
-                to_state,
-                accepted,
-                record_digest,
-                record_cid_hash,
-                inputs_hash,
-                outputs_hash,
-            ],
+        b"".join(
+            (
+                _address_word(asset),
+                _uint_word(seq),
+                _address_word(actor),
+                _uint_word(activity),
+                _uint_word(from_state),
+                _uint_word(to_state),
+                _uint_word(int(accepted)),
+                _bytes32(record_digest),
+                _bytes32(record_cid_hash),
+                _bytes32(inputs_hash),
+                _bytes32(outputs_hash),
+            )
         )
     )
 
 
 def next_head(prev_head: bytes, recordhash: bytes) -> bytes:
     """One link: `bytes28(keccak256(abi.encode(prevHead, recordHash)))`."""
-    return keccak(encode(["bytes28", "bytes32"], [prev_head, recordhash]))[:HEAD_BYTES]
+    if len(prev_head) != HEAD_BYTES:
+        raise ValueError(f"a head has {HEAD_BYTES} bytes, not {len(prev_head)}")
+    return keccak(prev_head + bytes(32 - HEAD_BYTES) + _bytes32(recordhash))[:HEAD_BYTES]
+
+
+def _address_word(address: str) -> bytes:
+    raw = bytes.fromhex(address.removeprefix("0x"))
+    if len(raw) != 20:
+        raise ValueError(f"not an address: {address!r}")
+    return bytes(12) + raw
+
+
+def _uint_word(value: int) -> bytes:
+    return value.to_bytes(32, "big")  # OverflowError for a negative or oversized value
+
+
+def _bytes32(value: bytes) -> bytes:
+    if len(value) != 32:
+        raise ValueError(f"a bytes32 has 32 bytes, not {len(value)}")
+    return value
 
 
 def recompute_head(records: Iterable[Record]) -> bytes:
