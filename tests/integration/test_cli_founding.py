@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from proml.cli.main import cli
-from proml.devnet.consortium import admit, fund, provider
+from proml.devnet.consortium import admit, anvil_bank, fund, provider
 from proml.node.clients.keystore import decrypt_keystore, keystore_address
 from proml.node.config import load_config
 from tests.integration.anvil import Anvil, anvil_fixture  # noqa: F401  (fixture)
@@ -31,7 +31,7 @@ def test_deploy_then_join(anvil: Anvil, tmp_path: Path) -> None:
     joiner = init(runner, anvil.url, tmp_path / "b", "B")
     a_address = keystore_address(load_config(founder).keystore)
     b_address = keystore_address(load_config(joiner).keystore)
-    fund(anvil.client(), [a_address, b_address])
+    fund(anvil_bank(anvil.client()), [a_address, b_address])
 
     deployed = runner.invoke(cli, ["consortium", "deploy", "--config", str(founder), "--json"], env=ENV)
     assert deployed.exit_code == 0, deployed.output
@@ -46,7 +46,7 @@ def test_deploy_then_join(anvil: Anvil, tmp_path: Path) -> None:
     assert load_config(joiner).registry == registry
 
     a_key = decrypt_keystore(load_config(founder).keystore, PASSPHRASE)
-    admit(registry, [("A", provider(anvil.client(), a_key))], ("B", b_address))
+    admit(registry, [("A", provider(anvil.client(), a_key, anvil.chain_id))], ("B", b_address))
     joined = runner.invoke(cli, ["consortium", "join", registry, "--config", str(joiner), "--json"])
     assert joined.exit_code == 0, joined.output
     assert json.loads(joined.output) == {"registry": registry, "address": b_address, "member": True}
