@@ -35,9 +35,16 @@ from .state import DEFAULT_ORGS, ChainKind, DevnetState, Layout, OrgState, Ports
 Echo = Callable[[str], None]
 T = TypeVar("T")
 
-# Confirmations a devnet node waits for before it calls a record final. On Clique, an out-of-turn block
-# can reorganise the last block or two (docs/devnet.md); anvil mines each transaction at once, alone.
-CONFIRMATIONS: dict[ChainKind, int] = {"clique": 3, "anvil": 1}
+
+def confirmations(chain: ChainKind, signers: int) -> int:
+    """The confirmations a devnet node waits for before it calls a record final. Clique lets a signer
+    seal one block in any floor(N/2) + 1 in a row, so that many blocks in a row have as many distinct
+    signers, a majority: a record's block with floor(N/2) blocks on top is on the branch the majority
+    seals, and signers cut off from the majority can never make a block look final (docs/devnet.md).
+    anvil mines each transaction at once, alone: nothing can reorganise it."""
+    return signers // 2 + 1 if chain == "clique" else 1
+
+
 CHAIN_IDS: dict[ChainKind, int] = {"clique": CLIQUE_CHAIN_ID, "anvil": ANVIL_CHAIN_ID}
 
 
@@ -61,7 +68,9 @@ def new_state(
         raise DevnetError("a devnet has 1 to 9 organisations")
     check_names(chosen)
     layout.root.mkdir(parents=True, exist_ok=True)
-    state = DevnetState(chain=chain, orgs=[], chain_id=CHAIN_IDS[chain], confirmations=CONFIRMATIONS[chain])
+    state = DevnetState(
+        chain=chain, orgs=[], chain_id=CHAIN_IDS[chain], confirmations=confirmations(chain, len(chosen))
+    )
     if chain == "anvil":
         state.anvil_port = choose_port(ports.chain)
     for i, name in enumerate(chosen):
