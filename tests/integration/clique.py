@@ -30,6 +30,7 @@ from proml.devnet.geth import (
     LIGHT_SCRYPT_N,
     Geth,
     password_file,
+    seal_from_genesis,
     write_genesis,
     write_sealer_key,
 )
@@ -128,9 +129,8 @@ def clique_net(base: Path, count: int = 3, *, period: int = 1) -> Iterator[Cliqu
     """`count` sealers, the genesis signers, connected to one another, sealing a block every `period`
     seconds; all stopped by PID when the block ends.
 
-    They start without sealing and seal once all are connected: started one by one from the genesis,
-    each would seal its own block 1 at once, and none could go on (each signed recently) until geth's
-    forced sync, 10 s later, put them on one branch.
+    The first seals block 1 alone; the others start after it and seal once they hold it
+    (`seal_from_genesis`).
     """
     keys = [sealer_key(i) for i in range(count)]
     genesis = write_genesis(
@@ -138,14 +138,19 @@ def clique_net(base: Path, count: int = 3, *, period: int = 1) -> Iterator[Cliqu
     )
     net = CliqueNet(base, genesis, keys)
     try:
-        for i, key in enumerate(keys):
-            net.add_node(f"sealer{i}", key, net.enodes(net.nodes), seal=False)
+        first = net.add_node("sealer0", keys[0], (), seal=False)
+
+        def start_others() -> list[Geth]:
+            return [
+                net.add_node(f"sealer{i}", key, net.enodes(net.nodes), seal=False)
+                for i, key in enumerate(keys[1:], 1)
+            ]
+
+        seal_from_genesis(first, start_others)
         eventually(
             lambda: True if all(n.peers() == count - 1 for n in net.nodes) else None,
             f"the {count} sealers are connected",
         )
-        for node in net.nodes:
-            node.start_sealing()
         yield net
     finally:
         net.stop_all()

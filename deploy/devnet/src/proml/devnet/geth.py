@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -442,3 +442,25 @@ class Geth:
         """The hash of this node's canonical block `number` (None if it has none yet)."""
         block = self._client().get_block(number)
         return None if block is None else block.hash
+
+
+def seal_from_genesis(
+    first: Geth, start_others: Callable[[], Sequence[Geth]], timeout: float = START_TIMEOUT
+) -> None:
+    """Start a new chain's signers: `first` seals block 1 alone, then `start_others()` starts the others
+    (not sealing), which sync it, and only then do they seal.
+
+    Signers that all seal from the genesis at once each seal a block 1 of their own, and then none may sign
+    block 2 (each signed recently). geth discards propagated blocks until it has synced once, and it
+    syncs only from a peer whose handshake announced more work than its own: so the others must meet
+    `first` after its block 1, and they then sync it on geth's forced sync cycle (about 10 s)."""
+    first.start_sealing()
+    wait_until(lambda: first.block_number() >= 1, what=f"{first.name} sealing block 1", timeout=timeout)
+    others = start_others()
+    wait_until(
+        lambda: all(node.block_number() >= 1 for node in others),
+        what="the other signers syncing block 1",
+        timeout=timeout,
+    )
+    for node in others:
+        node.start_sealing()

@@ -20,7 +20,7 @@ from proml.node.consortium import deploy_registry, member
 from . import cluster, consortium, kubo, nodes, orgs
 from .anvil import CHAIN_ID as ANVIL_CHAIN_ID
 from .anvil import Anvil
-from .geth import CLIQUE_CHAIN_ID, Geth, enode_url, write_genesis, write_node_key
+from .geth import CLIQUE_CHAIN_ID, Geth, enode_url, seal_from_genesis, write_genesis, write_node_key
 from .processes import (
     ProcessError,
     ProcessRecord,
@@ -134,9 +134,19 @@ def ensure_chain(layout: Layout, state: DevnetState, started: list[str], echo: E
     if state.chain == "anvil":
         _ensure_anvil(layout, state, started, echo)
         return
-    # Signers that seal before they are connected each seal their own next block, and the chain stalls
-    # until a sync settles it: every geth starts connected, and only then do they seal.
     starting = [org for org in state.orgs if not running(state, f"geth:{org.name}")]
+    if len(starting) > 1 and not any(geth_of(layout, state, org).initialised() for org in state.orgs):
+        # A new chain: one signer seals block 1 before the others may (geth.seal_from_genesis).
+        first, rest = starting[0], starting[1:]
+
+        def start_rest() -> list[Geth]:
+            for org in rest:
+                ensure_geth(layout, state, org, started, echo)
+            return [geth_of(layout, state, org) for org in rest]
+
+        ensure_geth(layout, state, first, started, echo)
+        seal_from_genesis(geth_of(layout, state, first), start_rest)
+        return
     for org in starting:
         ensure_geth(layout, state, org, started, echo)
     if starting:
