@@ -104,6 +104,21 @@ def test_cat_errors_before_the_stream() -> None:
         run_with(handler, lambda ipfs: ipfs.cat_bytes(HELLO_CID, timeout=2.5))
 
 
+def test_a_stream_cut_short_by_the_daemon_is_unavailable_not_complete() -> None:
+    # Kubo announces the size, then ends the stream early when its `timeout` passes (the error goes in a
+    # trailer, which httpx does not read): what arrived must not pass for the whole file.
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"X-Content-Length": "10"}, content=b"hello")
+
+    with pytest.raises(IpfsUnavailable, match="stopped after 5 of 10 bytes"):
+        run_with(handler, lambda ipfs: ipfs.cat_bytes(HELLO_CID))
+
+    def whole(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"X-Content-Length": "5"}, content=b"hello")
+
+    assert run_with(whole, lambda ipfs: ipfs.cat_bytes(HELLO_CID)) == b"hello"
+
+
 def test_transport_failures_become_ipfs_unavailable() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)

@@ -116,7 +116,9 @@ async def download_payload(
     os.close(descriptor)
     target = Path(name)
     try:
-        await node.services.storage.fetch_to_file(parsed, target, expected_digest=expected, timeout=60.0)
+        # No deadline for the whole transfer (a payload may be gigabytes): the IPFS client's read timeout
+        # ends a stream that stops moving, e.g. for a CID that nobody holds.
+        await node.services.storage.fetch_to_file(parsed, target, expected_digest=expected)
     except BaseException:
         target.unlink(missing_ok=True)  # the placeholder mkstemp made: a failed download leaves nothing
         raise

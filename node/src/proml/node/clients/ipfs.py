@@ -341,10 +341,20 @@ class IpfsClient:
             async with self._http.stream("POST", "cat", params=httpx.QueryParams(tuple(params))) as response:
                 if response.status_code != 200:
                     raise self._error("cat", response, await response.aread())
+                announced = response.headers.get("x-content-length")
+                received = 0
                 async for chunk in response.aiter_bytes():
+                    received += len(chunk)
                     yield chunk
         except httpx.TransportError as err:
             raise self._unavailable(err) from err
+        # Kubo reports an error in the middle of a stream (its `timeout` passing, a block it cannot get)
+        # in a trailer, which httpx does not read: the size it announced tells a cut-short stream.
+        whole_file = offset is None and length is None
+        if whole_file and announced is not None and announced.isdigit() and received != int(announced):
+            raise IpfsUnavailable(
+                self.base_url, f"cat of {_cid_text(cid)} stopped after {received} of {announced} bytes"
+            )
 
     async def cat_bytes(
         self, cid: CID | str, *, max_size: int | None = None, timeout: float | None = None
