@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from proml.devnet import engines
-from proml.devnet.geth import CLIQUE_CHAIN_ID, clique_extra_data, clique_genesis
+from proml.devnet.geth import CLIQUE_CHAIN_ID
 from proml.devnet.processes import ToolMissing
+from proml.node.production.chain import clique_extra_data, clique_genesis
 from proml.node.providers.blockchain import BlockchainProvider
 
 from .clique import (
@@ -47,7 +48,7 @@ def test_genesis_names_the_signers_in_order() -> None:
     assert len(extra) == 32 + 3 * 20 + 65
     named = [extra[32 + 20 * i : 52 + 20 * i].hex() for i in range(3)]
     assert named == sorted(s[2:].lower() for s in signers)
-    config = clique_genesis(signers, {})["config"]
+    config = clique_genesis(signers, {}, chain_id=CLIQUE_CHAIN_ID, period=1)["config"]
     assert config["londonBlock"] == 0
     assert not {"shanghaiTime", "terminalTotalDifficulty", "mergeNetsplitBlock"} & set(config)
 

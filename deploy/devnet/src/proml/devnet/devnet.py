@@ -73,8 +73,7 @@ def up(
         state = steps.new_state(layout, orgs_count, names, ports, chain) if created else _load(layout)
         if not created:
             steps.check_same(state, orgs_count, names, layout)
-        started: list[str] = []
-        try:
+        with _undone_on_failure(layout, state) as started:
             steps.ensure_chain(layout, state, started, echo)
             steps.ensure_consortium(layout, state, echo)
             steps.ensure_ipfs(layout, state, started, echo)
@@ -82,12 +81,6 @@ def up(
             steps.ensure_configs(layout, state, echo)
             if start_nodes:
                 steps.ensure_nodes(layout, state, started, echo)
-        except BaseException:
-            for name in reversed(started):
-                with suppress(ProcessError):
-                    state.processes.pop(name).stop()
-            layout.save(state)
-            raise
         return UpResult(state, created, tuple(started))
 
 
@@ -105,18 +98,11 @@ def join(
     layout = Layout(root)
     with _locked(layout):
         state = _load(layout)
-        started: list[str] = []
-        try:
+        with _undone_on_failure(layout, state) as started:
             steps.join_org(layout, state, name, ports, started, echo)
             steps.ensure_configs(layout, state, echo)
             if start_node:
                 steps.ensure_nodes(layout, state, started, echo)
-        except BaseException:
-            for process in reversed(started):
-                with suppress(ProcessError):
-                    state.processes.pop(process).stop()
-            layout.save(state)
-            raise
         return UpResult(state, False, tuple(started))
 
 
@@ -190,6 +176,20 @@ STOP_ORDER = ("node:", "cluster:", "ipfs:", "geth:", "anvil")
 
 def _kind(name: str) -> str:
     return name.split(":", 1)[0] + ":" if ":" in name else name
+
+
+@contextmanager
+def _undone_on_failure(layout: Layout, state: DevnetState) -> Iterator[list[str]]:
+    """The names of the processes started in the block; if it fails, they are stopped (last first)."""
+    started: list[str] = []
+    try:
+        yield started
+    except BaseException:
+        for name in reversed(started):
+            with suppress(ProcessError):
+                state.processes.pop(name).stop()
+        layout.save(state)
+        raise
 
 
 def _load(layout: Layout) -> DevnetState:

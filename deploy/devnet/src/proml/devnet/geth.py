@@ -38,6 +38,7 @@ from eth_account import Account
 from eth_utils.address import to_checksum_address
 
 from proml.node.clients.chain import ChainClient, ChainClientError
+from proml.node.production.chain import clique_genesis
 
 from .engines import geth as geth_binary
 from .processes import (
@@ -53,8 +54,6 @@ from .processes import (
 )
 
 CLIQUE_CHAIN_ID = 1337
-GAS_LIMIT = 30_000_000
-EPOCH = 30_000  # blocks between Clique checkpoints (votes are reset there): geth's default
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 INIT_TIMEOUT = 60.0
@@ -68,65 +67,12 @@ HTTP_APIS = "eth,net,web3,clique,admin,txpool,miner"
 # chain, whose base fee falls to a few wei).
 MIN_TIP = 1
 
-_VANITY = 32  # bytes of extraData before the signers
-_SEAL = 65  # bytes of extraData after them (a block's seal; zero in the genesis)
-
 
 class GethFailed(ProcessError):
     """geth could not be initialised or started, or did not answer as expected."""
 
 
 # -- genesis ----------------------------------------------------------------------------------------
-
-
-def clique_extra_data(signers: Sequence[str]) -> str:
-    """The genesis `extraData` that names the first signers: 32 zero bytes, the addresses in ascending
-    order (20 bytes each), 65 zero bytes."""
-    if not signers:
-        raise ValueError("a Clique chain needs at least one signer")
-    addresses = sorted({bytes.fromhex(to_checksum_address(s)[2:]) for s in signers})
-    return "0x" + (bytes(_VANITY) + b"".join(addresses) + bytes(_SEAL)).hex()
-
-
-def clique_genesis(
-    signers: Sequence[str],
-    alloc: Mapping[str, int],
-    chain_id: int = CLIQUE_CHAIN_ID,
-    period: int = 1,
-) -> dict[str, Any]:
-    """A Clique genesis: every fork up to London at block 0 and none after (no Shanghai, no merge:
-    Clique cannot seal them); `signers` seal from block 1; `alloc` is wei by address; a block every
-    `period` seconds (whole seconds: Clique has no finer unit)."""
-    if period < 0:
-        raise ValueError(f"the Clique period is whole seconds, not {period}")
-    forks = (
-        "homesteadBlock",
-        "eip150Block",
-        "eip155Block",
-        "eip158Block",
-        "byzantiumBlock",
-        "constantinopleBlock",
-        "petersburgBlock",
-        "istanbulBlock",
-        "berlinBlock",
-        "londonBlock",
-    )
-    config: dict[str, Any] = {"chainId": chain_id, **dict.fromkeys(forks, 0)}
-    config["clique"] = {"period": period, "epoch": EPOCH}
-    return {
-        "config": config,
-        "nonce": "0x0",
-        "timestamp": "0x0",
-        "extraData": clique_extra_data(signers),
-        "gasLimit": hex(GAS_LIMIT),
-        "difficulty": "0x1",
-        "mixHash": "0x" + "00" * 32,
-        "coinbase": "0x" + "00" * 20,
-        "alloc": {to_checksum_address(a)[2:].lower(): {"balance": hex(wei)} for a, wei in alloc.items()},
-        "number": "0x0",
-        "gasUsed": "0x0",
-        "parentHash": "0x" + "00" * 32,
-    }
 
 
 def write_genesis(
@@ -136,9 +82,10 @@ def write_genesis(
     chain_id: int = CLIQUE_CHAIN_ID,
     period: int = 1,
 ) -> Path:
-    """`clique_genesis(...)` as a JSON file at `path` (every node of the chain is initialised from it)."""
+    """The Clique genesis of `signers` (`proml.node.production.chain.clique_genesis`, as a real
+    consortium's) as a JSON file at `path`: every node of the chain is initialised from it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    genesis = clique_genesis(signers, alloc, chain_id, period)
+    genesis = clique_genesis(signers, alloc, chain_id=chain_id, period=period)
     path.write_text(json.dumps(genesis, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return path
 

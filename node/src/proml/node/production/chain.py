@@ -9,10 +9,11 @@ tested: Besu cannot run on this machine.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import rlp  # type: ignore[import-untyped]  # (no type information; eth-account brings it)
-from eth_utils.address import to_canonical_address
+from eth_utils.address import to_canonical_address, to_checksum_address
 
 from .members import Members, Org
 
@@ -30,9 +31,12 @@ def enode(enode_id: str, org: Org) -> str:
     return f"enode://{enode_id}@{org.host}:{org.ports['p2p']}"
 
 
-def clique_extra_data(signers: list[str]) -> str:
-    """32 zero bytes, the signers' addresses in ascending order, 65 zero bytes (no seal in a genesis)."""
-    ordered = sorted(to_canonical_address(s) for s in signers)
+def clique_extra_data(signers: Sequence[str]) -> str:
+    """The genesis `extraData` that names the first signers: 32 zero bytes, the addresses in ascending
+    order (20 bytes each), 65 zero bytes (no seal in a genesis)."""
+    if not signers:
+        raise ValueError("a Clique chain needs at least one signer")
+    ordered = sorted({to_canonical_address(s) for s in signers})
     return "0x" + (bytes(32) + b"".join(ordered) + bytes(65)).hex()
 
 
@@ -50,20 +54,28 @@ def qbft_validators(extra_data: str) -> list[str]:
     return ["0x" + bytes(v).hex() for v in decoded[1]]
 
 
-def _alloc(members: Members) -> dict[str, dict[str, str]]:
-    return {
-        org.proml_address.lower().removeprefix("0x"): {"balance": hex(members.fund_wei)}
-        for org in members.orgs
-    }
+def _alloc(balances: Mapping[str, int]) -> dict[str, dict[str, str]]:
+    """A genesis `alloc`: wei by address."""
+    return {to_checksum_address(a)[2:].lower(): {"balance": hex(wei)} for a, wei in balances.items()}
 
 
-def clique_genesis(members: Members) -> dict[str, Any]:
-    signers = [org.sealer for org in members.orgs if org.sealer is not None]
+def _funded(members: Members) -> dict[str, int]:
+    return {org.proml_address: members.fund_wei for org in members.orgs}
+
+
+def clique_genesis(
+    signers: Sequence[str], alloc: Mapping[str, int], *, chain_id: int, period: int
+) -> dict[str, Any]:
+    """A Clique genesis: every fork up to London at block 0 and none after (no Shanghai, no merge: Clique
+    cannot seal them); `signers` seal from block 1; `alloc` is wei by address; a block every `period`
+    seconds (whole seconds: Clique has no finer unit). The devnet's genesis is made here too."""
+    if period < 0:
+        raise ValueError(f"the Clique period is whole seconds, not {period}")
     forks = ["homestead", "eip150", "eip155", "eip158", "byzantium", "constantinople", "petersburg"]
     forks += ["istanbul", "muirGlacier", "berlin", "london"]
-    config: dict[str, Any] = {"chainId": members.chain_id}
+    config: dict[str, Any] = {"chainId": chain_id}
     config.update({f"{fork}Block": 0 for fork in forks})
-    config["clique"] = {"period": members.block_period, "epoch": CLIQUE_EPOCH}
+    config["clique"] = {"period": period, "epoch": CLIQUE_EPOCH}
     return {
         "config": config,
         "nonce": "0x0",
@@ -73,11 +85,21 @@ def clique_genesis(members: Members) -> dict[str, Any]:
         "difficulty": "0x1",
         "mixHash": _ZERO32,
         "coinbase": _ZERO20,
-        "alloc": _alloc(members),
+        "alloc": _alloc(alloc),
         "number": "0x0",
         "gasUsed": "0x0",
         "parentHash": _ZERO32,
     }
+
+
+def members_clique_genesis(members: Members) -> dict[str, Any]:
+    """The consortium's Clique genesis: its sealers sign, each organisation's ProML address is funded."""
+    return clique_genesis(
+        [org.sealer for org in members.orgs if org.sealer is not None],
+        _funded(members),
+        chain_id=members.chain_id,
+        period=members.block_period,
+    )
 
 
 def qbft_genesis(members: Members, validators: list[str]) -> dict[str, Any]:
@@ -99,7 +121,7 @@ def qbft_genesis(members: Members, validators: list[str]) -> dict[str, Any]:
         "difficulty": "0x1",
         "mixHash": QBFT_MIX_HASH,
         "coinbase": _ZERO20,
-        "alloc": _alloc(members),
+        "alloc": _alloc(_funded(members)),
     }
 
 

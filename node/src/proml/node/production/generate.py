@@ -89,7 +89,7 @@ def generate(members: Members, members_text: str, out: Path, force: bool = False
         if besu:
             genesis = chain.qbft_genesis(members, [i.validator for i in infos])
         else:
-            genesis = chain.clique_genesis(members)
+            genesis = chain.members_clique_genesis(members)
 
     for info in infos:
         org, folder = info.org, folders[info.org.slug]
