@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from proml import sdk
-from proml.core.content import cid_of_file
+from proml.core.content import CID, cid_of_file
 from proml.devnet import devnet
 from tests.bench.capture import children
 
@@ -112,7 +112,8 @@ def run(folder: Path, gib: float) -> dict[str, Any]:
         with sdk.connect(org["node_url"], org["api_key"], timeout=3600) as node:
             with peak_rss(pids) as upload_peak:
                 stored, upload_s = timed(lambda: node.upload(original))
-            local, local_s = timed(lambda: cid_of_file(original))
+            version = CID.parse(stored["cid"]).version  # the node's setting: compare like with like
+            local, local_s = timed(lambda: cid_of_file(original, cid_version=version))
             dataset = node.register("dataset", name="large", content=stored).wait(timeout=300)
             with peak_rss(pids) as verify_peak:
                 verified, verify_s = timed(lambda: node.verify(dataset, original))
