@@ -219,12 +219,6 @@ class Layout:
     def geth_dir(self, name: str) -> Path:
         return self.org_dir(name) / "geth"
 
-    def geth_log(self, name: str) -> Path:
-        return self.org_dir(name) / "geth.log"
-
-    def sealer_password(self, name: str) -> Path:
-        return self.org_dir(name) / "sealer.password"
-
     def cluster_dir(self, name: str) -> Path:
         return self.org_dir(name) / "cluster"
 
