@@ -49,8 +49,10 @@ import httpx
 from . import engines
 from .processes import (
     ProcessError,
+    RunningProcess,
     choose_port,
     listens_on,
+    log_since,
     private_dir,
     spawn,
     stop_process,
@@ -237,7 +239,7 @@ def _ports(folder: Path) -> tuple[int, int]:
 
 
 @dataclass
-class ClusterPeer:
+class ClusterPeer(RunningProcess):
     """One running `ipfs-cluster-service daemon`."""
 
     name: str
@@ -247,10 +249,6 @@ class ClusterPeer:
     peer_id: str
     rest_port: int
     listen_port: int
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
 
     @property
     def rest_api(self) -> str:
@@ -264,19 +262,6 @@ class ClusterPeer:
     def http(self, timeout: float = 30.0) -> httpx.Client:
         """A client of the peer's REST API (the caller closes it)."""
         return httpx.Client(base_url=self.rest_api, timeout=timeout, trust_env=False)
-
-    def running(self) -> bool:
-        return self.process.poll() is None
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    def stop(self, timeout: float = STOP_TIMEOUT) -> int:
-        """SIGTERM (the peer shuts down cleanly), wait, then SIGKILL: the exit code."""
-        return stop_process(self.process, timeout)
 
 
 def start_cluster_peer(
@@ -308,7 +293,7 @@ def start_cluster_peer(
         except ClusterFailed:
             stop_process(process)
             # Another program took a port between the choice and the bind: choose again, once or twice.
-            if "address already in use" not in _log_since(log_path, offset) or attempt == START_ATTEMPTS:
+            if "address already in use" not in log_since(log_path, offset) or attempt == START_ATTEMPTS:
                 raise
             continue
         except BaseException:
@@ -343,15 +328,6 @@ def _free_ports(folder: Path) -> None:
         section[key] = addrs
     if changed:
         _write(folder / "service.json", service)
-
-
-def _log_since(path: Path, offset: int) -> str:
-    try:
-        with path.open("rb") as log:
-            log.seek(offset)
-            return log.read().decode("utf-8", "replace")
-    except FileNotFoundError:
-        return ""
 
 
 def _ready(

@@ -44,8 +44,10 @@ from proml.node.clients.ipfs import IpfsClient, IpfsClientError
 from . import engines
 from .processes import (
     ProcessError,
+    RunningProcess,
     choose_port,
     listens_on,
+    log_since,
     port_is_free,
     private_dir,
     spawn,
@@ -229,7 +231,7 @@ def _write_config(repo: Path, config: Mapping[str, Any]) -> None:
 
 
 @dataclass
-class KuboDaemon:
+class KuboDaemon(RunningProcess):
     """One running `ipfs daemon`: its process, its repo, its peer id and addresses."""
 
     name: str
@@ -244,10 +246,6 @@ class KuboDaemon:
     swarm: list[str] = field(default_factory=list)
 
     @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    @property
     def swarm_addr(self) -> str:
         """`/ip4/127.0.0.1/tcp/<swarm port>/p2p/<peer id>`: where the other daemons reach it."""
         return self.swarm[0]
@@ -259,19 +257,6 @@ class KuboDaemon:
 
     def client(self, timeout: float | None = 60.0) -> IpfsClient:
         return IpfsClient(self.api, timeout=timeout)
-
-    def running(self) -> bool:
-        return self.process.poll() is None
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    def stop(self, timeout: float = STOP_TIMEOUT) -> int:
-        """SIGTERM (Kubo shuts down cleanly and exits 0), wait, then SIGKILL: the exit code."""
-        return stop_process(self.process, timeout)
 
 
 def start_kubo(
@@ -312,7 +297,7 @@ def start_kubo(
             return _ready(name, repo, swarm_key, process, log_path, api, swarm, timeout)
         except KuboFailed:
             stop_process(process)
-            this_run = _log_since(log_path, offset)
+            this_run = log_since(log_path, offset)
             if "address already in use" not in this_run or attempt == START_ATTEMPTS:
                 raise
             # Someone took a port after we chose it: choose again the ones that are not free now.
@@ -323,15 +308,6 @@ def start_kubo(
             stop_process(process)
             raise
     raise AssertionError("unreachable")
-
-
-def _log_since(path: Path, offset: int) -> str:
-    try:
-        with path.open("rb") as log:
-            log.seek(offset)
-            return log.read().decode("utf-8", "replace")
-    except FileNotFoundError:
-        return ""
 
 
 def _ready(

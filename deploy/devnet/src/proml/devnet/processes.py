@@ -220,6 +220,41 @@ def log_tail(path: Path | None, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+def log_since(path: Path, offset: int) -> str:
+    """What a log gained after byte `offset` (e.g. what one start attempt wrote)."""
+    try:
+        with path.open("rb") as log:
+            log.seek(offset)
+            return log.read().decode("utf-8", "replace")
+    except FileNotFoundError:
+        return ""
+
+
+class RunningProcess:
+    """What a started engine (a Kubo daemon, a cluster peer) offers about its process: it has a
+    `process` we started and a `log_path` it writes to."""
+
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> int:
+        """SIGTERM (the engines shut down cleanly), wait, then SIGKILL: the exit code."""
+        return stop_process(self.process, timeout)
+
+
 def _tail_note(path: Path | None) -> str:
     tail = log_tail(path)
     return f"; the end of {path}:\n{tail}" if tail else ""
