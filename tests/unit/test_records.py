@@ -239,6 +239,48 @@ def test_parsing_key_order_and_whitespace_do_not_matter_but_canonical_check_does
         RecordDocument.from_json_bytes(pretty, require_canonical=True)
 
 
+def _python_json(data: bytes) -> bytes:
+    """What the standard library's encoder writes for `data`: a canonical check that trusted it alone would
+    take every input where this equals the input."""
+    return json.dumps(json.loads(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+# Non-canonical bytes that Python's own encoder writes exactly so: an exponent with a zero ECMAScript does
+# not write, keys in code point order where UTF-16 order differs, and an integer JSON cannot hold exactly.
+_FOOLS_THE_C_ENCODER = [
+    ({"lr": 1e-7}, b'"lr":1e-7', b'"lr":1e-07'),
+    (
+        {"\ue000": 1, "\U0001f600": 2},
+        '"\U0001f600":2,"\ue000":1'.encode(),
+        '"\ue000":1,"\U0001f600":2'.encode(),
+    ),
+    ({"n": 1}, b'"n":1', b'"n":9007199254740993'),
+]
+
+
+@pytest.mark.parametrize(("parameters", "canonical", "variant"), _FOOLS_THE_C_ENCODER)
+def test_the_canonical_check_is_not_fooled_where_python_json_writes_the_same_bytes(
+    parameters: dict[str, Any], canonical: bytes, variant: bytes
+) -> None:
+    data = make_document(parameters=parameters).to_json_bytes()
+    assert RecordDocument.from_json_bytes(data, require_canonical=True).to_json_bytes() == data
+    assert canonical in data
+    forged = data.replace(canonical, variant)
+    assert _python_json(forged) == forged  # the fast path alone would take it
+    with pytest.raises((RecordDocumentError, CanonicalJsonError)):
+        RecordDocument.from_json_bytes(forged, require_canonical=True)
+
+
+def test_canonical_documents_with_fractions_and_non_ascii_text_are_taken() -> None:
+    document = make_document(
+        actor=Actor("Organisation Ü", ORG),
+        parameters={"\U0001f600": "ÿ", "\ue000": 0.1, "big": 2**53 - 1},
+        notes="naïve \u2028 résumé",
+    )
+    data = document.to_json_bytes()
+    assert RecordDocument.from_json_bytes(data, require_canonical=True) == document
+
+
 def test_addresses_and_digests_are_normalised_to_lower_case() -> None:
     upper = make_document(asset="0x" + "AB" * 20, actor=Actor("Org C", "0x" + "Ee" * 20))
     assert upper.asset == ASSET and upper.actor.address == "0x" + "ee" * 20

@@ -22,7 +22,7 @@ from proml.node.clients.ipfs import IpfsUnavailable
 from proml.node.config import ConfigError, load_config
 from proml.node.providers.storage import DigestMismatch, StorageProvider
 from proml.node.services.query import Query
-from proml.node.services.replicate import Replicator
+from proml.node.services.replicate import PAUSE_RATIO, Replicator
 
 ME = "0x" + "aa" * 20
 OTHER = "0x" + "bb" * 20
@@ -101,6 +101,8 @@ class FakeStorage:
         self.down = False
         self.tampered: set[str] = set()
         self.nobody_serves: set[str] = set()
+        self.listings = 0
+        self.listing_seconds = 0.0
 
     async def fetch_bytes(
         self, cid: CID, *, max_size: int, expected_digest: ContentDigest | None = None, timeout: float | None
@@ -121,6 +123,8 @@ class FakeStorage:
         self.pinned.add(str(cid))
 
     async def pins(self) -> set[str]:
+        self.listings += 1
+        await asyncio.sleep(self.listing_seconds)  # a daemon holding many pins takes a while to list them
         if self.down:
             raise IpfsUnavailable("http://ipfs", "connection refused")
         return set(self.pinned)
@@ -338,6 +342,28 @@ def test_a_history_is_read_again_only_when_it_grows(query: FakeQuery, tmp_path: 
     new = query.add_record(DATASET, OTHER, b"more")
     assert asyncio.run(replicator.step()) == 2
     assert query.reads == [DATASET] and {new, _payload_cid("more")} <= storage.pinned
+
+
+def test_the_loop_pauses_longer_after_a_long_pass(query: FakeQuery, tmp_path: Path) -> None:
+    """A pass's cost grows with the history: the loop waits PAUSE_RATIO times its last pass, so that an
+    idle node with a long history does not spend its time comparing."""
+    storage = FakeStorage(query.documents)
+    replicator = _replicator(query, storage, tmp_path, interval=0.01)
+    asyncio.run(replicator.step())
+    storage.listing_seconds = 0.05
+
+    async def run_for(seconds: float) -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(replicator.run(stop))
+        await asyncio.sleep(seconds)
+        stop.set()
+        await task
+
+    storage.listings = 0
+    asyncio.run(run_for(0.6))
+    assert replicator.pass_seconds >= 0.05
+    assert replicator.pause() == PAUSE_RATIO * replicator.pass_seconds
+    assert storage.listings == 1  # at a pause of the interval alone, about ten
 
 
 def test_an_unknown_policy_is_refused(query: FakeQuery, tmp_path: Path) -> None:

@@ -13,7 +13,8 @@ import asyncio
 import hashlib
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -232,11 +233,18 @@ class Ledger:
     def asset(self, address: str) -> dict[str, Any] | None:
         return {"address": checksum(ASSET), "kind": self.kind} if address.lower() == ASSET else None
 
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        yield  # nothing syncs beside a test
+
     def history(self, address: str) -> list[dict[str, Any]]:
         return self.entries
 
     def records(self, address: str) -> list[Record]:
         return self.chain
+
+    def history_and_records(self, address: str) -> tuple[list[dict[str, Any]], list[Record]]:
+        return self.entries, self.chain
 
     def actor_names(self, address: str) -> dict[int, str | None]:
         return dict(self.names)

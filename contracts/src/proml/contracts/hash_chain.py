@@ -11,9 +11,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eth_utils.crypto import keccak
-
 from .addresses import checksum
+from .keccak import keccak
 
 HEAD_BYTES = 28
 ZERO_HEAD = b"\x00" * HEAD_BYTES

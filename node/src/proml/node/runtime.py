@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 SUPERVISE_INTERVAL = 1.0
 RESTART_DELAY = 5.0
 # The health report's count of recorded CIDs against the cluster's and the daemon's pins is reused this
-# long (seconds), and given at most CENSUS_BUDGET to be made: health must answer quickly, and often.
+# long (seconds), or longer after a census that took long (`Replicator.pause`), and given at most
+# CENSUS_BUDGET to be made: health must answer quickly, and often.
 CENSUS_TTL = 3.0
 CENSUS_BUDGET = 5.0
 
@@ -158,11 +159,13 @@ class NodeRuntime:
         return report
 
     async def _replication_census(self) -> dict[str, Any]:
-        """`Replicator.census` as a report, made at most once every CENSUS_TTL seconds."""
+        """`Replicator.census` as a report, made at most once every CENSUS_TTL seconds (or the replicator's
+        pause, if longer)."""
         if self._census_lock is None:
             self._census_lock = asyncio.Lock()
         async with self._census_lock:
-            if self._census is not None and time.monotonic() - self._census[0] < CENSUS_TTL:
+            ttl = max(CENSUS_TTL, self.services.replication.pause())
+            if self._census is not None and time.monotonic() - self._census[0] < ttl:
                 return self._census[1]
             keys = ("recorded", "pinned", "missing_here", "not_in_pinset", "unverified", "invalid", "pinset")
             report: dict[str, Any]

@@ -59,6 +59,8 @@ def encode_varint(value: int) -> bytes:
 
 def decode_varint(data: bytes | memoryview, offset: int = 0) -> tuple[int, int]:
     """The varint at ``offset`` and the offset after it."""
+    if offset < len(data) and data[offset] < 0x80:  # one byte: every code and length a CID here has
+        return data[offset], offset + 1
     value = 0
     shift = 0
     while True:

@@ -27,12 +27,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from proml.contracts import calls
-from proml.contracts.hash_chain import check_chain
+from proml.contracts.hash_chain import Record, check_chain
 from proml.core.content.cid import CID, RAW, SHA2_256
 from proml.core.content.digest import ContentDigest, Hasher
 from proml.core.content.fingerprint import Fingerprinter
@@ -144,14 +144,14 @@ class VerifyService:
     ) -> dict[str, Any]:
         summary = self._summary(asset)
         address = summary["address"]
-        history = self._query.history(address)
-        records = self._query.records(address)
-        names = self._query.actor_names(address)
+        with self._query.snapshot():  # the history, its records and their names agree
+            history, records = self._query.history_and_records(address)
+            names = self._query.actor_names(address)
         head = await asyncio.to_thread(self._head, address, summary["kind"])
         # Pure computation, in a thread of its own while the documents are fetched and checked.
         chain_check = asyncio.ensure_future(asyncio.to_thread(check_chain, records, head))
         try:
-            checked = await self._check_documents(address, history, names)
+            checked = await self._check_documents(address, history, records, names)
         finally:
             chain = await chain_check
         named = [p for c in checked for p in c.payloads]
@@ -189,81 +189,85 @@ class VerifyService:
         return bytes(head)
 
     async def _check_documents(
-        self, asset: str, history: Sequence[dict[str, Any]], names: Mapping[int, str | None]
+        self,
+        asset: str,
+        history: Sequence[dict[str, Any]],
+        records: Sequence[Record],
+        names: Mapping[int, str | None],
     ) -> list[_Checked]:
-        """Each record's document check, in order, a batch of records at a time."""
+        """Each record's document check, in order, a batch of records at a time. Copies from the store are
+        checked one after the other (a hash and a parse each: a task apiece would cost more than the
+        check); only the documents the store lacks wait for IPFS, concurrently."""
         limit = asyncio.Semaphore(self._fetch_concurrency)
         checked: list[_Checked] = []
         for start in range(0, len(history), BATCH):
-            batch = _Batch(history[start : start + BATCH])
+            batch = _Batch(history[start : start + BATCH], records[start : start + BATCH])
             if self._documents is not None:
                 batch.stored = await asyncio.to_thread(self._documents.get_many, batch.digests())
-            checked += await asyncio.gather(
-                *(self._check_document(asset, r, names.get(r["seq"]), limit, batch) for r in batch.records)
+            results = [self._check_stored(asset, r, c, names.get(r["seq"]), batch) for r, c in batch.pairs()]
+            missing = [i for i, result in enumerate(results) if result is None]
+            fetched = await asyncio.gather(
+                *(
+                    self._check_fetched(asset, *batch.pair(i), names.get(batch.seq(i)), limit, batch)
+                    for i in missing
+                )
             )
+            for i, result in zip(missing, fetched, strict=True):
+                results[i] = result
+            checked += [result for result in results if result is not None]
             if self._documents is not None:
                 await asyncio.to_thread(self._documents.discard, batch.bad - batch.fetched.keys())
                 await asyncio.to_thread(self._documents.put_many, batch.fetched.items())
         return checked
 
-    async def _check_document(
+    def _check_stored(
+        self, asset: str, record: dict[str, Any], chained: Record, member_name: str | None, batch: _Batch
+    ) -> _Checked | None:
+        """The check of a record whose document needs no fetch: it has none on chain, or the store holds a
+        copy that passes the checks a fetch makes. None when IPFS must be asked."""
+        if record["record_cid"] is None:
+            return _unchecked(record, f"record {record['seq']}: no record document CID on chain")
+        expected = _record_digest(record)
+        stored = batch.stored.get(expected.value)
+        if stored is None:
+            return None
+        try:
+            data = checked_copy(CID.from_bytes(chained.record_cid), expected, stored)
+        except PayloadMismatch:
+            batch.bad.add(expected.value)
+            return None
+        return _judged(asset, self._registry, record, member_name, data)
+
+    async def _check_fetched(
         self,
         asset: str,
         record: dict[str, Any],
+        chained: Record,
         member_name: str | None,
         limit: asyncio.Semaphore,
         batch: _Batch,
     ) -> _Checked:
-        seq = record["seq"]
-        checked = _Checked({"seq": seq, "record_cid": record["record_cid"], "problems": []})
-        problems: list[str] = checked.report["problems"]
-        if record["record_cid"] is None:
-            problems.append(f"record {seq}: no record document CID on chain")
-            return checked
-        cid = record["record_cid"]
+        """The check of a record whose document is fetched from IPFS, against its CID and digest on chain
+        (and then kept in the store)."""
+        seq, cid = record["seq"], CID.from_bytes(chained.record_cid)
+        expected = _record_digest(record)
         try:
-            data = await self._document_bytes(record, limit, batch)
+            async with limit:
+                data = await asyncio.wait_for(
+                    self._storage.fetch_bytes(
+                        cid, max_size=MAX_DOCUMENT, expected_digest=expected, timeout=self._fetch_timeout
+                    ),
+                    self._fetch_timeout + _TIMEOUT_GRACE,
+                )
         except StorageError as exc:  # IPFS served other bytes than the chain names
-            problems.append(f"record {seq}: document {cid}: {exc}")
-            return checked
+            return _unchecked(record, f"record {seq}: document {cid}: {exc}")
         except (IpfsClientError, TimeoutError) as exc:
             if isinstance(exc, IpfsError) and exc.status == 200:  # served, but more than a document
-                problems.append(f"record {seq}: document {cid}: {exc}")
-                return checked
+                return _unchecked(record, f"record {seq}: document {cid}: {exc}")
             reason = str(exc) or f"no answer within {self._fetch_timeout:g} s"
-            problems.append(f"record {seq}: document {cid} is unavailable: {reason}")
-            return checked
-        try:
-            document = RecordDocument.from_json_bytes(data, require_canonical=True)
-        except RecordDocumentError as exc:
-            problems.append(f"record {seq}: the document is not a valid record document: {exc}")
-            return checked
-        problems.extend(_disagreements(asset, self._registry, record, document, member_name))
-        checked.payloads = _payloads_named(record, document)
-        return checked
-
-    async def _document_bytes(
-        self, record: Mapping[str, Any], limit: asyncio.Semaphore, batch: _Batch
-    ) -> bytes:
-        """The record's document, checked against its CID and digest on chain: the store's copy if it
-        passes that check, otherwise fetched from IPFS (and then kept in the store)."""
-        cid = CID.parse(record["record_cid"])
-        expected = _record_digest(record)
-        stored = batch.stored.get(expected.value)
-        if stored is not None:
-            try:
-                return checked_copy(cid, expected, stored)
-            except PayloadMismatch:
-                batch.bad.add(expected.value)
-        async with limit:
-            data = await asyncio.wait_for(
-                self._storage.fetch_bytes(
-                    cid, max_size=MAX_DOCUMENT, expected_digest=expected, timeout=self._fetch_timeout
-                ),
-                self._fetch_timeout + _TIMEOUT_GRACE,
-            )
+            return _unchecked(record, f"record {seq}: document {cid} is unavailable: {reason}")
         batch.fetched[expected.value] = data
-        return data
+        return _judged(asset, self._registry, record, member_name, data)
 
     async def _check_payloads(self, payloads: list[dict[str, Any]], timeout: float) -> None:
         """Stream each payload (once per CID and digest) through the hashers; note on each entry whether
@@ -289,16 +293,48 @@ class VerifyService:
 
 @dataclass
 class _Batch:
-    """Records checked together: the store's copies of their documents (unchecked), the digests of copies
-    that failed their check, and the documents fetched (checked) to keep."""
+    """Records checked together (each as the history lists it and as the hash chain has it, whose CID is
+    in bytes already): the store's copies of their documents (unchecked), the digests of copies that
+    failed their check, and the documents fetched (checked) to keep."""
 
-    records: Sequence[dict[str, Any]]
+    history: Sequence[dict[str, Any]]
+    records: Sequence[Record]
     stored: dict[bytes, bytes] = field(default_factory=dict)
     bad: set[bytes] = field(default_factory=set)
     fetched: dict[bytes, bytes] = field(default_factory=dict)
 
+    def pairs(self) -> Iterator[tuple[dict[str, Any], Record]]:
+        return zip(self.history, self.records, strict=True)
+
+    def pair(self, i: int) -> tuple[dict[str, Any], Record]:
+        return self.history[i], self.records[i]
+
+    def seq(self, i: int) -> int:
+        seq: int = self.history[i]["seq"]
+        return seq
+
     def digests(self) -> set[bytes]:
-        return {_record_digest(r).value for r in self.records if r["record_cid"] is not None}
+        return {_record_digest(r).value for r in self.history if r["record_cid"] is not None}
+
+
+def _unchecked(record: Mapping[str, Any], *problems: str) -> _Checked:
+    return _Checked({"seq": record["seq"], "record_cid": record["record_cid"], "problems": list(problems)})
+
+
+def _judged(
+    asset: str, registry: str, record: Mapping[str, Any], member_name: str | None, data: bytes
+) -> _Checked:
+    """A document whose bytes are the ones the chain names, against what the chain says of its record."""
+    checked = _unchecked(record)
+    problems: list[str] = checked.report["problems"]
+    try:
+        document = RecordDocument.from_json_bytes(data, require_canonical=True)
+    except RecordDocumentError as exc:
+        problems.append(f"record {record['seq']}: the document is not a valid record document: {exc}")
+        return checked
+    problems.extend(_disagreements(asset, registry, record, document, member_name))
+    checked.payloads = _payloads_named(record, document)
+    return checked
 
 
 def _record_digest(record: Mapping[str, Any]) -> ContentDigest:
