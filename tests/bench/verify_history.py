@@ -6,8 +6,9 @@ SDK (several clients at once), until every one is final and indexed. Then `GET /
 (the whole history: every record document against its on-chain digest and fields, the hash chain against
 the head) is timed from a client:
 
-- cold_api_s: the node's first verification of the asset (no record document in its store of verified
-  documents yet: every one is fetched from IPFS);
+- cold_api_s: the node's first verification of the asset, right after the last record is indexed: its
+  documents are read from the node's store of verified documents where the node's replicator, which
+  checks every new document, has put them already, and fetched from IPFS otherwise;
 - warm_api_s: the calls after it (each document read from that store and hashed again);
 - cold_service_s: the verify service in this process, over an index rebuilt from the chain and the same
   IPFS daemon, with an empty document store each run (several cold samples without restarting the node).

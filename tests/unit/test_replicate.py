@@ -21,6 +21,7 @@ from proml.node.clients.cluster import ClusterClient, ClusterUnavailable, PeerSt
 from proml.node.clients.ipfs import IpfsUnavailable
 from proml.node.config import ConfigError, load_config
 from proml.node.providers.storage import DigestMismatch, StorageProvider
+from proml.node.services.document_cache import DocumentCache
 from proml.node.services.query import Query
 from proml.node.services.replicate import PAUSE_RATIO, Replicator
 
@@ -188,6 +189,7 @@ def _replicator(
     replication: tuple[int, int] = (-1, -1),
     interval: float = 0,
     timeout: float = 5.0,
+    documents: DocumentCache | None = None,
 ) -> Replicator:
     return Replicator(
         cast(Query, query),
@@ -199,6 +201,7 @@ def _replicator(
         replication=replication,
         interval=interval,
         timeout=timeout,
+        documents=documents,
     )
 
 
@@ -342,6 +345,19 @@ def test_a_history_is_read_again_only_when_it_grows(query: FakeQuery, tmp_path: 
     new = query.add_record(DATASET, OTHER, b"more")
     assert asyncio.run(replicator.step()) == 2
     assert query.reads == [DATASET] and {new, _payload_cid("more")} <= storage.pinned
+
+
+def test_verified_documents_are_kept_for_the_verify_service(query: FakeQuery, tmp_path: Path) -> None:
+    storage = FakeStorage(query.documents)
+    storage.tampered.add(query.record_cid(UNRELATED))
+    store = DocumentCache(tmp_path / "verified-documents.db")
+    replicator = _replicator(query, storage, tmp_path, documents=store)
+    asyncio.run(replicator.step())
+    digests = {hashlib.sha256(data).digest(): data for data in query.documents.values()}
+    kept = store.get_many(digests)
+    assert len(kept) == 2 and all(digests[d] == data for d, data in kept.items())  # not the tampered one
+    assert query.documents[query.record_cid(UNRELATED)] not in kept.values()
+    replicator.close()
 
 
 def test_the_loop_pauses_longer_after_a_long_pass(query: FakeQuery, tmp_path: Path) -> None:

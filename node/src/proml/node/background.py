@@ -26,7 +26,6 @@ from .clients.chain import ChainClientError
 from .clients.keystore import KeystoreError, read_passphrase
 from .composition import BackgroundServices, background_services
 from .config import NodeConfig
-from .providers.signer import Signer
 from .services.interruptible_sleep import wait_or_stop
 
 log = logging.getLogger(__name__)
@@ -130,6 +129,8 @@ def main(
         try:
             if passphrase is None:
                 passphrase = read_passphrase(config.passphrase_env, config.passphrase_file)
+            from .providers.signer import Signer  # the signing code, loaded in this process only
+
             signer = Signer.from_keystore(config.keystore, passphrase)
             background = Background(
                 background_services(config, signer, chain_id), config.data_dir / STATUS_FILE

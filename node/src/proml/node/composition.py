@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from proml.contracts.addresses import checksum
 
@@ -24,7 +25,6 @@ from .clients.keystore import keystore_address
 from .config import GWEI, NodeConfig
 from .paths import Paths
 from .providers.blockchain import BlockchainProvider
-from .providers.signer import Signer
 from .providers.storage import StorageProvider
 from .services.api_keys import ApiKeyStore
 from .services.asset_kinds import AssetKinds
@@ -40,6 +40,9 @@ from .services.replicate import STATE_FILE as REPLICATION_FILE
 from .services.replicate import Replicator
 from .services.submitter import Submitter
 from .services.verify import VerifyService
+
+if TYPE_CHECKING:  # only the background process holds a Signer; the API process never loads its code
+    from .providers.signer import Signer
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +71,9 @@ def _shared(config: NodeConfig, chain: BlockchainProvider) -> _Shared:
     return _Shared(ipfs, cluster, storage, index, Query(index))
 
 
-def _replicator(config: NodeConfig, shared: _Shared, address: str) -> Replicator:
+def _replicator(
+    config: NodeConfig, shared: _Shared, address: str, documents: DocumentCache | None = None
+) -> Replicator:
     return Replicator(
         shared.query,
         shared.storage,
@@ -77,6 +82,7 @@ def _replicator(config: NodeConfig, shared: _Shared, address: str) -> Replicator
         config.data_dir / REPLICATION_FILE,
         cluster=shared.cluster,
         replication=config.cluster_factors,
+        documents=documents,
     )
 
 
@@ -109,6 +115,7 @@ class ApiServices:
         if self.cluster is not None:
             await self.cluster.aclose()
         self.replication.close()
+        self.verify.close()
         self.index.close()
         self.outbox.close()
 
@@ -223,7 +230,7 @@ def background_services(config: NodeConfig, signer: Signer, chain_id: int) -> Ba
         replace_after=config.replace_after,
         watch_blocks=config.watch_blocks,
     )
-    replicator = _replicator(config, shared, signer.address)
+    replicator = _replicator(config, shared, signer.address, DocumentCache(config.data_dir / DOCUMENTS_FILE))
     return BackgroundServices(
         outbox=outbox,
         chain=chain,

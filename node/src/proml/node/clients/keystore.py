@@ -3,6 +3,10 @@
 Only `proml.node.providers.signer.Signer` calls `decrypt_keystore`; nothing else ever holds the key.
 The passphrase comes from an environment variable or a file, never from a config value or an argument
 that would show in a process list.
+
+eth-account is imported by the two functions that make or open a key, not by the module: the node's API
+process reads only the address (`keystore_address`), and so never loads the signing library and its
+dependencies (about 15 MiB of the process's memory).
 """
 
 from __future__ import annotations
@@ -10,8 +14,6 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-
-from eth_account import Account
 
 
 class KeystoreError(Exception):
@@ -59,6 +61,8 @@ def create_keystore(path: Path, passphrase: str, private_key: bytes | None = Non
         raise KeystoreExists(f"{path} exists already; move it away or use it as it is")
     if len(passphrase) < 8:
         raise KeystoreError("the keystore passphrase must be at least 8 characters long")
+    from eth_account import Account  # only here: see the module's docstring
+
     account = Account.from_key(private_key) if private_key is not None else Account.create()
     keystore = Account.encrypt(account.key, passphrase, kdf="scrypt")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -78,6 +82,8 @@ def keystore_address(path: Path) -> str:
 
 def decrypt_keystore(path: Path, passphrase: str) -> bytes:
     """The private key in the keystore at `path`. For the Signer only."""
+    from eth_account import Account  # only here: see the module's docstring
+
     keystore = _read(path)
     try:
         return bytes(Account.decrypt(keystore, passphrase))

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from eth_abi.abi import encode as abi_encode
 from eth_utils.address import to_checksum_address
@@ -34,7 +34,9 @@ from proml.node.clients.chain import (
     NonceTooLow,
     Receipt,
 )
-from proml.node.providers.signer import Signer
+
+if TYPE_CHECKING:  # the API process reads the chain without a key, and never loads the signing code
+    from proml.node.providers.signer import Signer
 
 T = TypeVar("T")
 

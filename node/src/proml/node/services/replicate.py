@@ -63,6 +63,7 @@ from ..clients.cluster import (
 )
 from ..clients.ipfs import IpfsClientError
 from ..providers.storage import EMPTY_RAW_BLOCK, DigestMismatch, StorageError, StorageProvider
+from .document_cache import DocumentCache
 from .interruptible_sleep import wait_or_stop
 from .query import MAX_LIMIT, Query, UnindexedAsset
 
@@ -221,6 +222,7 @@ class Replicator:
         timeout: float = 15.0,
         pin_timeout: float = 60.0,
         concurrency: int = 8,
+        documents: DocumentCache | None = None,
     ) -> None:
         if policy not in POLICIES:
             raise ValueError(f"replication policy must be one of {', '.join(POLICIES)}, not {policy!r}")
@@ -237,6 +239,10 @@ class Replicator:
         self._timeout = timeout
         self._pin_timeout = pin_timeout
         self._concurrency = concurrency
+        # Documents verified here, kept for the verify service (the first whole-history verification
+        # then fetches nothing): written once a pass, in one transaction.
+        self._documents = documents
+        self._checked_documents: list[tuple[bytes, bytes]] = []
         self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore, asyncio.Semaphore] | None = None
         self._retries: dict[tuple[str, str], _Retry] = {}
         self._in_flight: dict[tuple[str, str], asyncio.Task[None]] = {}
@@ -255,6 +261,8 @@ class Replicator:
 
     def close(self) -> None:
         self._state.close()
+        if self._documents is not None:
+            self._documents.close()
 
     # -- the loop ---------------------------------------------------------------------------------
 
@@ -284,6 +292,7 @@ class Replicator:
         recoveries). With `wait`, returns once this pass's work is done or has timed out (tests, tools);
         the loop does not wait, so that a slow repair never holds up the next pass."""
         started = time.monotonic()
+        await self._keep_checked_documents()
         wanted = await asyncio.to_thread(self.wanted)
         documents = await asyncio.to_thread(self._state.documents)
         for item in wanted:
@@ -293,6 +302,7 @@ class Replicator:
                 self._start(VERIFY, item.record_cid, functools.partial(self._verify, item))
         if wait:
             await self._settle()
+            await self._keep_checked_documents()
             documents = await asyncio.to_thread(self._state.documents)
         try:
             census = await self._survey(wanted, documents)
@@ -551,6 +561,13 @@ class Replicator:
             )
             return
         await asyncio.to_thread(self._state.mark_verified, item.record_cid, _payloads(item, document))
+        if self._documents is not None:
+            self._checked_documents.append((expected.value, data))
+
+    async def _keep_checked_documents(self) -> None:
+        checked, self._checked_documents = self._checked_documents, []
+        if checked and self._documents is not None:
+            await asyncio.to_thread(self._documents.put_many, checked)
 
 
 def _here(status: PinStatus) -> str:

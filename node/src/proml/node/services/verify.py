@@ -113,6 +113,10 @@ class VerifyService:
         self._fetch_timeout = fetch_timeout
         self._fetch_concurrency = fetch_concurrency
 
+    def close(self) -> None:
+        if self._documents is not None:
+            self._documents.close()
+
     def _summary(self, asset: str) -> dict[str, Any]:
         summary = self._query.asset(asset)
         if summary is None:
