@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -208,17 +208,18 @@ class VerifyService:
             batch = _Batch(history[start : start + BATCH], records[start : start + BATCH])
             if self._documents is not None:
                 batch.stored = await asyncio.to_thread(self._documents.get_many, batch.digests())
-            results = [self._check_stored(asset, r, c, names.get(r["seq"]), batch) for r, c in batch.pairs()]
+            pairs = list(zip(batch.history, batch.records, strict=True))
+            results = [self._check_stored(asset, r, c, names.get(r["seq"]), batch) for r, c in pairs]
             missing = [i for i, result in enumerate(results) if result is None]
             fetched = await asyncio.gather(
                 *(
-                    self._check_fetched(asset, *batch.pair(i), names.get(batch.seq(i)), limit, batch)
+                    self._check_fetched(asset, *pairs[i], names.get(pairs[i][0]["seq"]), limit, batch)
                     for i in missing
                 )
             )
             for i, result in zip(missing, fetched, strict=True):
                 results[i] = result
-            checked += [result for result in results if result is not None]
+            checked += [result for result in results if result is not None]  # each None was fetched above
             if self._documents is not None:
                 await asyncio.to_thread(self._documents.discard, batch.bad - batch.fetched.keys())
                 await asyncio.to_thread(self._documents.put_many, batch.fetched.items())
@@ -306,16 +307,6 @@ class _Batch:
     stored: dict[bytes, bytes] = field(default_factory=dict)
     bad: set[bytes] = field(default_factory=set)
     fetched: dict[bytes, bytes] = field(default_factory=dict)
-
-    def pairs(self) -> Iterator[tuple[dict[str, Any], Record]]:
-        return zip(self.history, self.records, strict=True)
-
-    def pair(self, i: int) -> tuple[dict[str, Any], Record]:
-        return self.history[i], self.records[i]
-
-    def seq(self, i: int) -> int:
-        seq: int = self.history[i]["seq"]
-        return seq
 
     def digests(self) -> set[bytes]:
         return {_record_digest(r).value for r in self.history if r["record_cid"] is not None}
