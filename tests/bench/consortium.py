@@ -9,7 +9,9 @@
   measure_throughput, one per organisation), all records / time from the first request until the last
   record of every organisation is final;
 - ack_ms: the durable acknowledgement (202) at a steady 50 records per second on one organisation
-  (capture.py's measure_ack), while the consortium seals;
+  (capture.py's measure_ack), while the consortium seals; with disk_sync_ms, the time the same disk took
+  meanwhile to sync one overwritten 4 KiB block (disk_sync.py), which is the floor under the
+  acknowledgement's own sync;
 - rss_mb: the idle memory (VmRSS, MiB) of every process of the devnet after the load, per kind and
   organisation, the node counted as its API process and its background process;
 - engines_cached_s: `deploy/engines/build.sh` when every engine is cached; engines_cold_s, when the lead's
@@ -52,6 +54,7 @@ from tests.bench.capture import (
     wait_drained,
     wait_final,
 )
+from tests.bench.disk_sync import SyncProbe
 
 TARGETS = {"final_p50_s": 3.0, "records_per_s": 300.0, "ack_p99_ms": 10.0, "node_rss_mb": 200.0}
 ORGS = 3
@@ -242,10 +245,12 @@ def run(folder: Path, samples: int, records: int, figures: dict[str, Any]) -> No
         progress(f"{samples} records to final, one at a time")
         figures["final_s"] = measure_final(orgs, assets, samples)
         progress(f"ack at {PACED_PER_SECOND:.0f}/s on {orgs[0]['name']}")
-        with client(orgs[0]) as http:
+        with client(orgs[0]) as http, SyncProbe(folder) as disk:
             ack = measure_ack(http, assets[0], ACK_SAMPLES, PACED_PER_SECOND)
+        with client(orgs[0]) as http:
             wait_drained(http)
         figures["ack_ms"] = {**summary(ack), "per_second": PACED_PER_SECOND, "org": orgs[0]["name"]}
+        figures["disk_sync_ms"] = summary(disk.latencies_ms)
         progress(f"{records} records per organisation, all at once")
         load["before throughput"] = os.getloadavg()
         pids = devnet_pids(devnet.status(path)["processes"])
@@ -296,6 +301,8 @@ def main() -> None:
     print(
         f"ack at {PACED_PER_SECOND:.0f}/s on {ack['org']}: p50 {ack['p50']:.2f} ms, p99 {ack['p99']:.2f} ms"
     )
+    sync = figures["disk_sync_ms"]
+    print(f"  the disk's sync of 4 KiB meanwhile: p50 {sync['p50']:.2f} ms, p99 {sync['p99']:.2f} ms")
     rate = figures["records_per_s"]
     each = ", ".join(f"{name} {value:.0f}" for name, value in rate["per_org"].items())
     print(f"records per second, {ORGS} organisations at once, until final: {rate['total']:.0f} ({each})")

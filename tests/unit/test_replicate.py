@@ -23,7 +23,7 @@ from proml.node.config import ConfigError, load_config
 from proml.node.providers.storage import DigestMismatch, StorageProvider
 from proml.node.services.document_cache import DocumentCache
 from proml.node.services.query import Query
-from proml.node.services.replicate import PAUSE_RATIO, Replicator
+from proml.node.services.replicate import PAUSE_RATIO, ReplicationState, Replicator, Verdict
 
 ME = "0x" + "aa" * 20
 OTHER = "0x" + "bb" * 20
@@ -345,6 +345,22 @@ def test_a_history_is_read_again_only_when_it_grows(query: FakeQuery, tmp_path: 
     new = query.add_record(DATASET, OTHER, b"more")
     assert asyncio.run(replicator.step()) == 2
     assert query.reads == [DATASET] and {new, _payload_cid("more")} <= storage.pinned
+
+
+def test_a_pass_stores_its_verdicts_together(
+    query: FakeQuery, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One commit (and, at most, one disk sync) for a pass's documents, not one per document: under load
+    the per-document syncs competed with the outbox's, which a client waits for."""
+    stores: list[list[Verdict]] = []
+    put = ReplicationState.put
+    monkeypatch.setattr(ReplicationState, "put", lambda self, v: (stores.append(list(v)), put(self, v)))
+    storage = FakeStorage(query.documents)
+    storage.tampered.add(query.record_cid(UNRELATED))
+    replicator = _replicator(query, storage, tmp_path)
+    asyncio.run(replicator.step())
+    assert [sorted(v.status for v in verdicts) for verdicts in stores] == [["invalid", "verified", "verified"]]
+    replicator.close()
 
 
 def test_verified_documents_are_kept_for_the_verify_service(query: FakeQuery, tmp_path: Path) -> None:

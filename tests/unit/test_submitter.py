@@ -475,7 +475,8 @@ def test_a_transaction_is_stored_before_it_is_broadcast_and_the_same_bytes_go_ag
     assert r.send()  # stored; broadcasting failed
     (sent,) = r.chain.prepared
     stored = r.outbox.get(entry.id)
-    assert stored.status == OutboxStatus.SUBMITTED and stored.raw_tx is not None
+    attempt = r.outbox.attempt(sent.hash)
+    assert stored.status == OutboxStatus.SUBMITTED and attempt is not None and attempt.raw
     assert r.chain.pool == {}
     r.chain.down = False
     r.submitter.follow()

@@ -163,6 +163,16 @@ class Census:
         }
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """What checking one record document found: VERIFIED (with the payloads it names) or INVALID."""
+
+    record_cid: str
+    status: str
+    payloads: tuple[Guarded, ...] = ()
+    error: str | None = None
+
+
 class ReplicationState:
     """The state file: documents verified (with the payloads they name) or found invalid. Not what is
     pinned: that is asked of the cluster and the daemon on every pass."""
@@ -171,6 +181,9 @@ class ReplicationState:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10.0)
         self._db.execute("PRAGMA journal_mode=WAL")
+        # What a crash of the machine could lose is the latest verdicts, which the next pass gives again;
+        # a disk sync per commit would compete with the outbox's, which a client waits for.
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         # Written by the background process's replicator, read by the API's health (another process).
         self._lock = threading.Lock()
@@ -187,19 +200,24 @@ class ReplicationState:
             for cid, status, payloads in rows
         }
 
-    def mark_verified(self, record_cid: str, payloads: Iterable[Guarded]) -> None:
-        listed = json.dumps([[p.cid, p.name] for p in payloads])
-        self._put(record_cid, VERIFIED, listed, None)
-
-    def mark_invalid(self, record_cid: str, error: str) -> None:
-        self._put(record_cid, INVALID, "[]", error)
-
-    def _put(self, record_cid: str, status: str, payloads: str, error: str | None) -> None:
+    def put(self, verdicts: Iterable[Verdict]) -> None:
+        """Store verdicts together: one commit for a pass's documents, not one each."""
+        rows = [
+            (v.record_cid, v.status, json.dumps([[p.cid, p.name] for p in v.payloads]), v.error)
+            for v in verdicts
+        ]
         with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO documents (record_cid, status, payloads, error) VALUES (?, ?, ?, ?)",
-                (record_cid, status, payloads, error),
-            )
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO documents (record_cid, status, payloads, error)"
+                    " VALUES (?, ?, ?, ?)",
+                    rows,
+                )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
 
 class Replicator:
@@ -242,6 +260,7 @@ class Replicator:
         # then fetches nothing): written once a pass, in one transaction.
         self._documents = documents
         self._checked_documents: list[tuple[bytes, bytes]] = []
+        self._verdicts: list[Verdict] = []
         self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore, asyncio.Semaphore] | None = None
         self._retries: dict[tuple[str, str], _Retry] = {}
         self._in_flight: dict[tuple[str, str], asyncio.Task[None]] = {}
@@ -291,7 +310,7 @@ class Replicator:
         recoveries). With `wait`, returns once this pass's work is done or has timed out (tests, tools);
         the loop does not wait, so that a slow repair never holds up the next pass."""
         started = time.monotonic()
-        await self._keep_checked_documents()
+        await self._keep_verdicts()
         wanted = await asyncio.to_thread(self.wanted)
         documents = await asyncio.to_thread(self._state.documents)
         for item in wanted:
@@ -301,7 +320,7 @@ class Replicator:
                 self._start(VERIFY, item.record_cid, functools.partial(self._verify, item))
         if wait:
             await self._settle()
-            await self._keep_checked_documents()
+            await self._keep_verdicts()
             documents = await asyncio.to_thread(self._state.documents)
         try:
             census = await self._survey(wanted, documents)
@@ -551,20 +570,22 @@ class Replicator:
             document = RecordDocument.from_json_bytes(data)
         except DigestMismatch as exc:
             log.warning("replicate: record %s of %s: %s", item.seq, item.asset, exc)
-            await asyncio.to_thread(self._state.mark_invalid, item.record_cid, str(exc))
+            self._verdicts.append(Verdict(item.record_cid, INVALID, error=str(exc)))
             return
         except RecordDocumentError as exc:
             log.warning("replicate: record %s of %s is not a record document: %s", item.seq, item.asset, exc)
-            await asyncio.to_thread(
-                self._state.mark_invalid, item.record_cid, f"not a record document: {exc}"
-            )
+            self._verdicts.append(Verdict(item.record_cid, INVALID, error=f"not a record document: {exc}"))
             return
-        await asyncio.to_thread(self._state.mark_verified, item.record_cid, _payloads(item, document))
+        self._verdicts.append(Verdict(item.record_cid, VERIFIED, tuple(_payloads(item, document))))
         if self._documents is not None:
             self._checked_documents.append((expected.value, data))
 
-    async def _keep_checked_documents(self) -> None:
+    async def _keep_verdicts(self) -> None:
+        """Store what the verifications since the last call found, and the documents they checked."""
+        verdicts, self._verdicts = self._verdicts, []
         checked, self._checked_documents = self._checked_documents, []
+        if verdicts:
+            await asyncio.to_thread(self._state.put, verdicts)
         if checked and self._documents is not None:
             await asyncio.to_thread(self._documents.put_many, checked)
 
