@@ -359,7 +359,8 @@ def test_a_pass_stores_its_verdicts_together(
     storage.tampered.add(query.record_cid(UNRELATED))
     replicator = _replicator(query, storage, tmp_path)
     asyncio.run(replicator.step())
-    assert [sorted(v.status for v in verdicts) for verdicts in stores] == [["invalid", "verified", "verified"]]
+    statuses = [sorted(v.status for v in verdicts) for verdicts in stores]
+    assert statuses == [["invalid", "verified", "verified"]]
     replicator.close()
 
 
