@@ -255,6 +255,7 @@ _FOOLS_THE_C_ENCODER = [
         '"\ue000":1,"\U0001f600":2'.encode(),
     ),
     ({"n": 1}, b'"n":1', b'"n":9007199254740993'),
+    ({"lr": 2.0}, b'"lr":2', b'"lr":2.0'),
 ]
 
 
@@ -268,6 +269,13 @@ def test_the_canonical_check_is_not_fooled_where_python_json_writes_the_same_byt
     forged = data.replace(canonical, variant)
     assert _python_json(forged) == forged  # the fast path alone would take it
     with pytest.raises((RecordDocumentError, CanonicalJsonError)):
+        RecordDocument.from_json_bytes(forged, require_canonical=True)
+
+
+def test_a_repeated_key_is_named_also_where_the_document_must_be_canonical() -> None:
+    data = make_document().to_json_bytes()
+    forged = data.replace(b'"asset":', b'"asset":"0x' + b"12" * 20 + b'","asset":', 1)
+    with pytest.raises(MalformedDocument, match="duplicate key 'asset'"):
         RecordDocument.from_json_bytes(forged, require_canonical=True)
 
 

@@ -214,7 +214,9 @@ def parse_json(data: bytes) -> Any:
     return _parse_json(data, _Numbers())
 
 
-def _parse_json(data: bytes, numbers: _Numbers) -> Any:
+def _parse_json(data: bytes, numbers: _Numbers, *, duplicates: bool = False) -> Any:
+    """``duplicates`` lets a repeated key through (its last value kept): only for bytes that must then be
+    canonical, which a repeated key never is."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -222,7 +224,7 @@ def _parse_json(data: bytes, numbers: _Numbers) -> Any:
     try:
         return json.loads(
             text,
-            object_pairs_hook=_no_duplicates,
+            object_pairs_hook=None if duplicates else _no_duplicates,
             parse_constant=_no_constant,
             parse_float=numbers.fraction,
             parse_int=numbers.integer,
@@ -233,14 +235,19 @@ def _parse_json(data: bytes, numbers: _Numbers) -> Any:
 
 class _Numbers:
     """json.loads' number parsers, noting whether the text held a number that only canonical_json writes
-    right: a fraction or an exponent (ECMAScript's format, not repr's), or an integer beyond ±(2**53 - 1)."""
+    right: an integer beyond ±(2**53 - 1), or a fraction whose repr() is not ECMAScript's form. The two
+    forms are one where repr() has no exponent and does not end in ".0" (format_number takes repr's digits
+    and writes them positionally in that range, as repr does); 1e-07, 1e+16 and 2.0 are written otherwise."""
 
     def __init__(self) -> None:
         self.special = False
 
     def fraction(self, text: str) -> float:
-        self.special = True
-        return float(text)
+        value = float(text)
+        written = repr(value)
+        if "e" in written or written.endswith(".0") or not math.isfinite(value):
+            self.special = True
+        return value
 
     def integer(self, text: str) -> int:
         value = int(text)
@@ -664,6 +671,17 @@ class RecordDocument:
     def from_json_bytes(cls, data: bytes, *, require_canonical: bool = False) -> RecordDocument:
         """Parse and validate a document. With ``require_canonical``, also insist that ``data`` is the
         canonical form (as it must be when it was fetched by its on-chain digest)."""
+        if require_canonical:
+            # Most documents are canonical: parsed without the duplicate-key hook, which a repeated key
+            # cannot slip past (the canonical bytes would not repeat it). Any failure is decided again,
+            # strictly, so that the error names what is wrong.
+            numbers = _Numbers()
+            try:
+                document = cls.from_dict(_parse_json(data, numbers, duplicates=True))
+                if _canonical(document.to_dict(), bytes(data), numbers):
+                    return document
+            except RecordDocumentError:
+                pass
         numbers = _Numbers()
         document = cls.from_dict(_parse_json(data, numbers))
         if require_canonical and not _canonical(document.to_dict(), bytes(data), numbers):
