@@ -1,5 +1,5 @@
 """The node's background work, in a process of its own: the submitter, the document pins, the index, the
-replicator and the outbox's checkpoints.
+replicator and the outbox's checkpoints (and the return of its freed heap, `heap`).
 
 Why a process: the API acknowledges a write as soon as its outbox entry is on disk, and must not wait for
 the interpreter while the background work builds documents, signs transactions and decodes logs. Both
@@ -21,7 +21,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from . import os_process
+from . import heap, os_process
 from .clients.chain import ChainClientError
 from .clients.keystore import KeystoreError, read_passphrase
 from .composition import BackgroundServices, background_services
@@ -58,6 +58,7 @@ class Background:
             self.services.replicator.run(stop),
             self._checkpoint_outbox(stop),
             self._report_status(stop),
+            heap.release_periodically(stop),
         )
 
     def status(self) -> dict[str, Any]:

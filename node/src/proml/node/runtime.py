@@ -8,7 +8,7 @@ import logging
 import time
 from typing import Any
 
-from . import background
+from . import background, heap
 from .clients.chain import ChainClientError
 from .clients.cluster import ClusterClientError
 from .clients.ipfs import IpfsClientError
@@ -41,6 +41,7 @@ class NodeRuntime:
         # process reads the configured file or variable itself).
         self.background = background.process(config, self.services.chain_id, passphrase)
         self._supervisor: asyncio.Task[None] | None = None
+        self._heap_release: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._census: tuple[float, dict[str, Any]] | None = None
         self._census_lock: asyncio.Lock | None = None
@@ -62,11 +63,14 @@ class NodeRuntime:
         self._stopping = asyncio.Event()
         await asyncio.to_thread(self.start_background)
         self._supervisor = asyncio.create_task(self._supervise())
+        self._heap_release = asyncio.create_task(heap.release_periodically(self._stopping))
 
     async def stop(self) -> None:
         self._stopping.set()
         if self._supervisor is not None:
             await self._supervisor
+        if self._heap_release is not None:
+            await self._heap_release
         await asyncio.to_thread(self.background.stop)
         await self.services.close()
 
