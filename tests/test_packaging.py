@@ -1,5 +1,6 @@
 """The distributions: each wheel carries its packages (and the contracts wheel its artifacts), each installs
-into a fresh venv and imports, and the SDK and the CLI install without the node stack."""
+into a fresh venv (after the ProML distributions it needs) and imports, and the SDK and the CLI install
+without the node stack."""
 
 from __future__ import annotations
 
@@ -101,20 +102,29 @@ def test_the_contracts_wheel_carries_the_artifacts_but_not_the_build_tool(wheels
     assert not any(name.endswith("build.py") or name.endswith(".sol") for name in names)
 
 
-@pytest.mark.slow
-def test_the_sdk_and_the_cli_install_without_the_node_stack(wheels: Path, tmp_path: Path) -> None:
-    """A training script's `pip install proml-sdk`, then a data administrator's `pip install proml-cli`."""
-    bin_dir = _venv(tmp_path, wheels, "proml-sdk")
-    absent = (
+def _absent(modules: tuple[str, ...]) -> str:
+    """A script that fails naming whichever of `modules` is installed."""
+    return (
         "import importlib.util, sys;"
-        f"present = [m for m in {NODE_STACK!r} if importlib.util.find_spec(m) is not None];"
+        f"present = [m for m in {modules!r} if importlib.util.find_spec(m) is not None];"
         "sys.exit(f'installed: {present}' if present else 0)"
     )
-    _run(bin_dir, "import proml.sdk, proml.sdk.tracker, proml.core.records", tmp_path)
-    _run(bin_dir, absent, tmp_path)
+
+
+@pytest.mark.slow
+def test_the_sdk_and_the_cli_install_without_the_node_stack(wheels: Path, tmp_path: Path) -> None:
+    """The core alone, then a training script's `pip install proml-sdk`, then a data administrator's
+    `pip install proml-cli`, each into the venv of the one before."""
+    bin_dir = _venv(tmp_path, wheels, "proml-core")
+    _run(bin_dir, "import proml.core.records, proml.core.workflow, proml.core.content.cid", tmp_path)
+    _run(bin_dir, _absent(("proml.sdk", "proml.contracts", "httpx", *NODE_STACK)), tmp_path)
+
+    _install(bin_dir, wheels, "proml-sdk")
+    _run(bin_dir, "import proml.sdk, proml.sdk.tracker, proml.sdk.audit", tmp_path)
+    _run(bin_dir, _absent(NODE_STACK), tmp_path)
 
     _install(bin_dir, wheels, "proml-cli")
-    _run(bin_dir, absent, tmp_path)
+    _run(bin_dir, _absent(NODE_STACK), tmp_path)
     help_text = subprocess.run(
         [str(bin_dir / "proml"), "--help"], cwd=tmp_path, capture_output=True, text=True, check=True
     ).stdout
@@ -122,12 +132,13 @@ def test_the_sdk_and_the_cli_install_without_the_node_stack(wheels: Path, tmp_pa
 
 
 @pytest.mark.slow
-def test_every_distribution_installs_and_imports(wheels: Path, tmp_path: Path) -> None:
-    bin_dir = _venv(tmp_path, wheels, *DISTRIBUTIONS)
+def test_the_contracts_then_the_node_then_the_devnet_install_and_import(wheels: Path, tmp_path: Path) -> None:
+    """The contracts' Python side alone, then an operator's `pip install proml-node` (the devnet not with
+    it), then the devnet for development, each into the venv of the one before."""
+    bin_dir = _venv(tmp_path, wheels, "proml-contracts")
     out = _run(
         bin_dir,
-        "import proml.node.api.app, proml.devnet.devnet, proml.cli.main, proml.sdk;"
-        "from proml.contracts import artifacts;"
+        "from proml.contracts import artifacts, calls, events;"
         "print(artifacts.__file__);"
         "print(artifacts.load_artifact('ProML').compiler_version)",
         tmp_path,
@@ -135,6 +146,19 @@ def test_every_distribution_installs_and_imports(wheels: Path, tmp_path: Path) -
     module_file, compiler = out.split()
     assert module_file.startswith(str(tmp_path / "venv")), module_file
     assert compiler.startswith("0.8.")
+    _run(bin_dir, _absent(("proml.node", "fastapi", "uvicorn")), tmp_path)
+
+    _install(bin_dir, wheels, "proml-node")
+    node_modules = "proml.node.api.app, proml.node.background, proml.node.production.generate"
+    _run(bin_dir, f"import {node_modules}", tmp_path)
+    _run(bin_dir, _absent(("proml.devnet", "web3")), tmp_path)
+    node_help = subprocess.run(
+        [str(bin_dir / "proml"), "node", "--help"], cwd=tmp_path, capture_output=True, text=True, check=True
+    ).stdout
+    assert "start" in node_help
+
+    _install(bin_dir, wheels, "proml-devnet")
+    _run(bin_dir, "import proml.devnet.devnet", tmp_path)
     version = subprocess.run(
         [str(bin_dir / "proml"), "--version"], cwd=tmp_path, capture_output=True, text=True, check=True
     ).stdout

@@ -23,7 +23,7 @@ from eth_account import Account
 
 from proml.cli.main import cli
 from proml.devnet import engines, processes
-from proml.node.production import chain, units
+from proml.node.production import chain_files, units
 from proml.node.production.generate import GENERATED_SECRETS, OPERATOR_SECRETS, generate
 from proml.node.production.keys import Libp2pIdentity, NodeKey
 from proml.node.production.members import DEFAULT_PORTS, MembersError, load_members, parse_members
@@ -181,9 +181,10 @@ def test_the_qbft_extra_data_round_trips_to_the_validators(tmp_path: Path) -> No
     out = make(tmp_path, members_text("qbft"))
     genesis = json.loads((out / "acme-labs" / "chain" / "genesis.json").read_text())
     validators = [p["validator"] for p in json.loads((out / "peers.json").read_text())["orgs"]]
-    assert [v.lower() for v in chain.qbft_validators(genesis["extraData"])] == [v.lower() for v in validators]
+    sealed = chain_files.qbft_validators(genesis["extraData"])
+    assert [v.lower() for v in sealed] == [v.lower() for v in validators]
     # Besu's layout: RLP list of vanity (32 zero bytes), validators, no vote, round 0, no seals.
-    import rlp  # type: ignore[import-untyped]
+    import rlp
 
     vanity, listed, vote, round_number, seals = rlp.decode(bytes.fromhex(genesis["extraData"][2:]))
     assert (vanity, vote, round_number, seals) == (bytes(32), [], b"", [])

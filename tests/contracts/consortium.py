@@ -14,7 +14,7 @@ from web3.contract import Contract
 from web3.logs import DISCARD
 
 from proml.contracts.errors import ContractRevert
-from proml.contracts.hash_chain import Record
+from proml.contracts.hash_chain import ChainedRecord
 from proml.core.workflow import ALL_ROLES, ROLE_ACTIVITIES, TRANSITIONS, Activity, AssetKind, Role
 
 from .deployment import dataset_at, deploy_registry, model_at, transact
@@ -114,10 +114,12 @@ class Consortium:
         fn = getattr(asset.functions, function)(digest, cid_for(digest), list(inputs), list(outputs))
         return self.tx(fn, sender)
 
-    def records(self, asset: Contract) -> list[Record]:
+    def records(self, asset: Contract) -> list[ChainedRecord]:
         """Every record of `asset` from its events (eth-tester: a filter from block 0 is cheap here)."""
         logs = asset.events.ProvenanceRecorded().get_logs(from_block=0)
-        return [Record.from_event_args(log["args"]) for log in sorted(logs, key=lambda e: e["args"]["seq"])]
+        return [
+            ChainedRecord.from_event_args(log["args"]) for log in sorted(logs, key=lambda e: e["args"]["seq"])
+        ]
 
 
 ROLE_NAMES = {int(r): r.name for r in Role}

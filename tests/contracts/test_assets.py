@@ -1,7 +1,7 @@
 """Each asset function's state change and the fields of the events it emits.
 
 Datasets are owned by B, models by C; validation is sent by V. Expected records are written out in
-full as `proml.contracts.hash_chain.Record` values and compared with the decoded events.
+full as `proml.contracts.hash_chain.ChainedRecord` values and compared with the decoded events.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from proml.contracts.errors import ContractRevert
-from proml.contracts.hash_chain import ZERO_HEAD, Record, next_head, rollback_proof
+from proml.contracts.hash_chain import ZERO_HEAD, ChainedRecord, next_head, rollback_proof
 from proml.core.workflow import (
     TRANSITIONS,
     Activity,
@@ -63,13 +63,13 @@ def transact_and_return(
     return returned, send(consortium, function, sender, gas)
 
 
-def records_in(receipt: TxReceipt, asset: Contract) -> list[Record]:
+def records_in(receipt: TxReceipt, asset: Contract) -> list[ChainedRecord]:
     """The `ProvenanceRecorded` events that `asset` emitted in the transaction, in log order."""
     logs = asset.events.ProvenanceRecorded().process_receipt(receipt, errors=DISCARD)
-    return [Record.from_event_args(log["args"]) for log in logs if log["address"] == asset.address]
+    return [ChainedRecord.from_event_args(log["args"]) for log in logs if log["address"] == asset.address]
 
 
-def only_record(receipt: TxReceipt, asset: Contract) -> Record:
+def only_record(receipt: TxReceipt, asset: Contract) -> ChainedRecord:
     records = records_in(receipt, asset)
     assert len(records) == 1
     return records[0]
@@ -113,7 +113,7 @@ def record(
     sender: str,
     inputs: Sequence[bytes] = (),
     outputs: Sequence[bytes] = (),
-) -> Record:
+) -> ChainedRecord:
     """Record an ordinary activity; return its record."""
     digest = random_digest()
     fn = getattr(asset.functions, function)(digest, cid_for(digest), list(inputs), list(outputs))
@@ -206,7 +206,7 @@ def test_registration_is_record_zero(
     assert returned == address
 
     registration = only_record(receipt, asset)
-    assert registration == Record(
+    assert registration == ChainedRecord(
         asset=address,
         seq=0,
         actor=consortium.accounts[owner],
@@ -259,7 +259,7 @@ def test_activity_emits_its_record(consortium: Consortium, kind: AssetKind, acti
     returned, receipt = transact_and_return(consortium, fn, sender)
 
     emitted = only_record(receipt, asset)
-    assert emitted == Record(
+    assert emitted == ChainedRecord(
         asset=asset.address,
         seq=count,
         actor=consortium.accounts[sender],
@@ -323,7 +323,7 @@ def test_rejected_transition_keeps_its_record(
     returned, receipt = transact_and_return(consortium, fn, sender)
 
     emitted = only_record(receipt, asset)
-    assert emitted == Record(
+    assert emitted == ChainedRecord(
         asset=asset.address,
         seq=count,
         actor=consortium.accounts[sender],
@@ -365,7 +365,7 @@ def test_anchor_records_the_root_and_keeps_the_state(
     assert returned is True
     assert event_args(receipt, model, "Anchored") == [{"seq": count, "phase": phase, "root": root}]
     emitted = only_record(receipt, model)
-    assert emitted == Record(
+    assert emitted == ChainedRecord(
         asset=model.address,
         seq=count,
         actor=consortium.accounts["C"],
@@ -449,7 +449,7 @@ def test_rollback_returns_to_the_state_of_the_record(
         {"seq": 8, "toSeq": to_seq, "accepted": True, "reason": "drift in production"}
     ]
     emitted = only_record(receipt, model)
-    assert emitted == Record(
+    assert emitted == ChainedRecord(
         asset=model.address,
         seq=8,
         actor=consortium.accounts["C"],
@@ -491,7 +491,7 @@ def test_rollback_to_a_rejected_record_is_kept_and_refused(consortium: Consortiu
         {"seq": 4, "toSeq": 2, "accepted": False, "reason": "regression"}
     ]
     emitted = only_record(receipt, model)
-    assert emitted == Record(
+    assert emitted == ChainedRecord(
         asset=model.address,
         seq=4,
         actor=consortium.accounts["C"],
@@ -528,7 +528,7 @@ def test_rollback_from_retired_back_to_deployed(consortium: Consortium) -> None:
     assert record(consortium, model, "deploy", "C").accepted
 
 
-def _proof_for_seq(records: Sequence[Record], to_seq: int) -> tuple[Any, ...]:
+def _proof_for_seq(records: Sequence[ChainedRecord], to_seq: int) -> tuple[Any, ...]:
     """A proof shaped like one for the last record, but naming `to_seq`."""
     proof = list(rollback_proof(records, len(records) - 1))
     proof[0] = to_seq
@@ -705,7 +705,7 @@ def test_record_batch_of_fifty_matches_recording_one_by_one(consortium: Consorti
 def test_head_changes_with_every_record(consortium: Consortium) -> None:
     model, _ = register(consortium, AssetKind.MODEL, "C")
     heads = [model.functions.head().call()]
-    steps: list[Callable[[], Record]] = [
+    steps: list[Callable[[], ChainedRecord]] = [
         lambda: record(consortium, model, "selectData", "C"),
         lambda: record(consortium, model, "deploy", "C"),  # refused
         lambda: record(consortium, model, "selectData", "C"),  # the same activity again

@@ -35,7 +35,7 @@ from proml.contracts.events import (
     event_fields,
     topic_of,
 )
-from proml.contracts.hash_chain import Record, rollback_proof
+from proml.contracts.hash_chain import ChainedRecord, rollback_proof
 from proml.core.workflow import Activity, AssetKind, Role
 
 from .consortium import Consortium, cid_for, random_digest
@@ -86,7 +86,7 @@ def check_receipt(receipt: Any, *contracts: Contract) -> list[Event]:
         assert event.block_hash == "0x" + bytes(receipt["blockHash"]).hex()
         assert event.transaction_hash == "0x" + bytes(receipt["transactionHash"]).hex()
         if isinstance(event, ProvenanceRecorded):
-            assert event.record == Record.from_event_args(args)
+            assert event.record == ChainedRecord.from_event_args(args)
             continue
         values = {snake(k): v for k, v in args.items()}
         assert set(values) == set(event_fields(type(event)))

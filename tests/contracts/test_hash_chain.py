@@ -23,7 +23,7 @@ from web3.types import TxReceipt
 
 from proml.contracts.hash_chain import (
     ZERO_HEAD,
-    Record,
+    ChainedRecord,
     check_chain,
     next_head,
     recompute_head,
@@ -140,7 +140,7 @@ def build_history(consortium: Consortium) -> Contract:
 
 @dataclasses.dataclass(frozen=True)
 class History:
-    records: tuple[Record, ...]
+    records: tuple[ChainedRecord, ...]
     head: bytes
     state: int
     accounts: dict[str, str]
@@ -164,9 +164,9 @@ def history(_chain: tuple[Web3, Consortium]) -> Iterator[History]:
     yield result
 
 
-def relinked(records: Sequence[Record], renumber: bool = True) -> list[Record]:
+def relinked(records: Sequence[ChainedRecord], renumber: bool = True) -> list[ChainedRecord]:
     """`records` re-linked (and renumbered) as a forger would: every prevHead (and seq) consistent."""
-    result: list[Record] = []
+    result: list[ChainedRecord] = []
     head = ZERO_HEAD
     for position, record in enumerate(records):
         forged = dataclasses.replace(record, seq=position if renumber else record.seq, prev_head=head)
@@ -238,7 +238,7 @@ def _flip_last_byte(value: bytes) -> bytes:
 
 ALTERED_SEQ = 6  # train: one input, one output, accepted, in the middle of the history
 
-ALTERATIONS: dict[str, Callable[[Record, History], Record]] = {
+ALTERATIONS: dict[str, Callable[[ChainedRecord, History], ChainedRecord]] = {
     "asset": lambda r, h: dataclasses.replace(r, asset=h.accounts["outsider"]),
     "seq": lambda r, h: dataclasses.replace(r, seq=r.seq + 1),
     "actor": lambda r, h: dataclasses.replace(r, actor=h.accounts["V"]),

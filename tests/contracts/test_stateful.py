@@ -39,7 +39,7 @@ from web3.logs import DISCARD
 from web3.types import TxParams, TxReceipt
 
 from proml.contracts.errors import ContractRevert
-from proml.contracts.hash_chain import ZERO_HEAD, Record, next_head, record_hash, rollback_proof
+from proml.contracts.hash_chain import ZERO_HEAD, ChainedRecord, next_head, record_hash, rollback_proof
 from proml.core.workflow import (
     ALL_ROLES,
     REGISTRATION_ROLES,
@@ -99,13 +99,13 @@ class AssetModel:
     contributors: set[str] = field(default_factory=set)
     state: int = 0
     head: bytes = ZERO_HEAD
-    records: list[Record] = field(default_factory=list)
+    records: list[ChainedRecord] = field(default_factory=list)
     block: int = 0  # the block of its registration, where its events start
 
     def copy(self) -> AssetModel:
         return replace(self, contributors=set(self.contributors), records=list(self.records))
 
-    def append(self, record: Record) -> None:
+    def append(self, record: ChainedRecord) -> None:
         """Take `record` as the next one: new state, head and count."""
         assert record.seq == len(self.records) and record.prev_head == self.head
         self.records.append(record)
@@ -135,7 +135,7 @@ class BatchPlan:
     sender: str
     entries: list[tuple[str, int, bytes, bytes, list[bytes], list[bytes]]] = field(default_factory=list)
     shadows: dict[str, AssetModel] = field(default_factory=dict)  # the assets as the batch leaves them
-    expected: list[Record] = field(default_factory=list)
+    expected: list[ChainedRecord] = field(default_factory=list)
     error: tuple[str, dict[str, Any]] | None = None  # the first entry the batch reverts on
 
 
@@ -219,8 +219,8 @@ class ProMLMachine(RuleBasedStateMachine):
         digest: bytes,
         inputs: Sequence[bytes],
         outputs: Sequence[bytes],
-    ) -> Record:
-        return Record(
+    ) -> ChainedRecord:
+        return ChainedRecord(
             asset=asset.address,
             seq=len(asset.records),
             actor=self.addr[actor],
@@ -264,9 +264,9 @@ class ProMLMachine(RuleBasedStateMachine):
             call(function, {"from": self.addr[sender]})
             raise
 
-    def recorded(self, receipt: TxReceipt) -> list[Record]:
+    def recorded(self, receipt: TxReceipt) -> list[ChainedRecord]:
         events = self.events_abi.events.ProvenanceRecorded().process_receipt(receipt, errors=DISCARD)
-        return [Record.from_event_args(e["args"]) for e in events]
+        return [ChainedRecord.from_event_args(e["args"]) for e in events]
 
     def check_members(self, orgs: Sequence[str] = ORGS) -> None:
         """Status and roles of `orgs`, and the number of active members, as the model has them. (The
@@ -627,7 +627,8 @@ class ProMLMachine(RuleBasedStateMachine):
         # The proof comes from the chain's events, which must tell the history the model expects.
         logs = asset.contract.events.ProvenanceRecorded().get_logs(from_block=asset.block)
         history = [
-            Record.from_event_args(log["args"]) for log in sorted(logs, key=lambda e: int(e["args"]["seq"]))
+            ChainedRecord.from_event_args(log["args"])
+            for log in sorted(logs, key=lambda e: int(e["args"]["seq"]))
         ]
         assert history == asset.records
         count = len(history)

@@ -82,11 +82,13 @@ def test_a_model_lifecycle_validated_by_another_org(orgs: list[dict[str, Any]], 
     assert mismatch.exit_code == 1 and "MISMATCH" in mismatch.output
 
     dot, graph_file = tmp_path / "g.dot", tmp_path / "g.json"
-    lineage = run(b, "lineage", address, "--dot", str(dot), "--json", str(graph_file))
+    lineage = run(b, "lineage", address, "--dot", str(dot), "--json-file", str(graph_file))
     assert lineage.exit_code == 0, lineage.output
     assert "derived from:" in lineage.output and data["asset"] in lineage.output
     assert f'"{data["asset"]}" -> "{address}"' in dot.read_text()
     assert json.loads(graph_file.read_text())["root"] == address
+    printed = run(b, "lineage", address, "--json")
+    assert printed.exit_code == 0 and json.loads(printed.output) == json.loads(graph_file.read_text())
 
     audit = run(b, "audit", address, "--out", str(tmp_path / "audit"))
     assert audit.exit_code == 0, audit.output

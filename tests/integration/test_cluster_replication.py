@@ -61,7 +61,7 @@ class Org:
     name: str
     key: bytes
     kubos: dict[str, kubo.KuboDaemon]  # every organisation's, as running now (the fixture stops them)
-    peer: clusters.ClusterPeer
+    peer: clusters.ClusterDaemon
     base: Path
     index: Index | None = None  # A's and C's: their replicator's view of the chain
 
@@ -139,7 +139,7 @@ def _start_kubo(
     )
 
 
-def _start_cluster(base: Path, daemons: dict[str, kubo.KuboDaemon]) -> dict[str, clusters.ClusterPeer]:
+def _start_cluster(base: Path, daemons: dict[str, kubo.KuboDaemon]) -> dict[str, clusters.ClusterDaemon]:
     secret = clusters.new_cluster_secret()
     ports = {name: (free_port(), free_port(), free_port()) for name in NAMES}
 
@@ -171,7 +171,7 @@ def _start_cluster(base: Path, daemons: dict[str, kubo.KuboDaemon]) -> dict[str,
     }
 
 
-def _cluster_peers(peer: clusters.ClusterPeer) -> int:
+def _cluster_peers(peer: clusters.ClusterDaemon) -> int:
     with peer.http() as http:
         return len(http.get("/id").json().get("cluster_peers") or [])
 

@@ -14,7 +14,7 @@ import pytest
 
 from proml import sdk
 from proml.sdk import TransitionRejected
-from proml.sdk.client import Activity, Entry
+from proml.sdk.client import ActivityBlock, Entry
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
@@ -71,7 +71,7 @@ def _wait_for_everything_in(namespace: dict[str, Any]) -> None:
     """Each asset and record the snippet kept in a variable, until final on chain and indexed. The node
     sends one organisation's writes in order, so the last one's wait covers those not kept."""
     for value in list(namespace.values()):
-        if isinstance(value, Activity) and value.record is not None:
+        if isinstance(value, ActivityBlock) and value.record is not None:
             value.record.wait()
         elif isinstance(value, Entry):
             value.wait()

@@ -15,7 +15,7 @@ import pytest
 from proml.devnet import engines
 from proml.devnet.geth import CLIQUE_CHAIN_ID
 from proml.devnet.processes import ToolMissing
-from proml.node.production.chain import clique_extra_data, clique_genesis
+from proml.node.production.chain_files import clique_extra_data, clique_genesis
 from proml.node.providers.blockchain import BlockchainProvider
 
 from .clique import (

@@ -186,7 +186,7 @@ def test_deleting_a_repo_deletes_the_peer_identity(tmp_path: Path) -> None:
 class Cluster:
     base: Path
     secret: str
-    peers: dict[str, cluster.ClusterPeer]
+    peers: dict[str, cluster.ClusterDaemon]
     taken: list[int]
 
     def port(self) -> int:

@@ -19,7 +19,7 @@ from proml.contracts import calls
 from proml.contracts.calls import ActivityCall
 from proml.contracts.errors import ContractRevert
 from proml.contracts.events import AssetRegistered, ProposalCreated, ProvenanceRecorded, topic_of
-from proml.contracts.hash_chain import Record
+from proml.contracts.hash_chain import ChainedRecord
 from proml.core.content.cid import CID
 from proml.core.content.digest import ContentDigest
 from proml.core.records import SCHEMA, RecordDocument
@@ -304,7 +304,7 @@ class Rig:
     chain: FakeChain
     storage: FakeStorage
     submitter: Submitter
-    records: dict[str, list[Record]]
+    records: dict[str, list[ChainedRecord]]
 
     def status(self, entry: OutboxEntry) -> OutboxStatus:
         return self.outbox.get(entry.id).status
@@ -320,9 +320,9 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
 def rig(outbox: Outbox, chain: FakeChain | None = None, **options: Any) -> Rig:
     chain = chain or FakeChain()
     storage = FakeStorage()
-    records: dict[str, list[Record]] = {}
+    records: dict[str, list[ChainedRecord]] = {}
 
-    def records_of(asset: str) -> list[Record]:
+    def records_of(asset: str) -> list[ChainedRecord]:
         if asset not in records:
             raise LookupError(asset)
         return records[asset]

@@ -1,5 +1,5 @@
 """The provenance tracker's Merkle tree and proofs (pure), and its anchoring and verification against a
-node faked in memory (the real node is in tests/integration/test_tracker.py)."""
+node faked in memory (the real node is in tests/integration/test_tracker_on_a_node.py)."""
 
 from __future__ import annotations
 

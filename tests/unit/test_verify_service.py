@@ -23,7 +23,7 @@ from eth_abi.abi import encode
 
 from proml.contracts import calls
 from proml.contracts.addresses import checksum
-from proml.contracts.hash_chain import ZERO_HEAD, Record, next_head, recompute_head
+from proml.contracts.hash_chain import ZERO_HEAD, ChainedRecord, next_head, recompute_head
 from proml.core.content.cid import CID, cid_of_bytes
 from proml.core.content.digest import ContentDigest
 from proml.core.records import SCHEMA, Actor, Artifact, Environment, RecordDocument
@@ -185,7 +185,7 @@ class Ledger:
     def __init__(self, kind: str = "model") -> None:
         self.kind = kind
         self.entries: list[dict[str, Any]] = []
-        self.chain: list[Record] = []
+        self.chain: list[ChainedRecord] = []
         self.names: dict[int, str | None] = {}
         self.head = ZERO_HEAD  # what the records so far lead to, as the contract keeps it
 
@@ -202,7 +202,7 @@ class Ledger:
     ) -> int:
         seq = len(self.chain)
         self.chain.append(
-            Record(
+            ChainedRecord(
                 asset=checksum(ASSET),
                 seq=seq,
                 actor=checksum(SIGNER),
@@ -240,10 +240,10 @@ class Ledger:
     def history(self, address: str) -> list[dict[str, Any]]:
         return self.entries
 
-    def records(self, address: str) -> list[Record]:
+    def records(self, address: str) -> list[ChainedRecord]:
         return self.chain
 
-    def history_and_records(self, address: str) -> tuple[list[dict[str, Any]], list[Record]]:
+    def history_and_records(self, address: str) -> tuple[list[dict[str, Any]], list[ChainedRecord]]:
         return self.entries, self.chain
 
     def actor_names(self, address: str) -> dict[int, str | None]:

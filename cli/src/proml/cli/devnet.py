@@ -185,7 +185,7 @@ def _print_status(report: dict[str, Any]) -> None:
 def _guard(action: Callable[[], T]) -> T:
     """Run `action`; what the devnet can fail with is a usage or environment problem (a missing tool, a
     port, a damaged folder): exit 2 with its message, never a traceback."""
-    # Imported here: `proml --help` should not load web3's stack for a command it does not run.
+    # Imported here: `proml --help` should not load the node's stack for a command it does not run.
     with needs("proml-node"):
         from proml.contracts.errors import ContractRevert
         from proml.node.clients.chain import ChainClientError

@@ -12,7 +12,7 @@ from proml.sdk import Node
 from proml.sdk.views import AssetSummary, Lineage
 
 from .connection import Target, with_node
-from .output import print_json
+from .output import json_option, print_json
 
 
 def _label(node: AssetSummary) -> str:
@@ -86,21 +86,19 @@ def _write(path: Path, text: str) -> None:
 @click.argument("asset")
 @click.option("--dot", "dot_path", type=click.Path(path_type=Path, dir_okay=False), help="Write DOT here.")
 @click.option(
-    "--json",
-    "json_target",
-    is_flag=False,
-    flag_value="-",
-    metavar="[PATH]",
-    help="Write the graph as JSON to PATH; alone (after ASSET), print it instead of the tree.",
+    "--json-file",
+    "json_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the graph as JSON here.",
 )
+@json_option
 @with_node
 def lineage_command(
-    node: Node, target: Target, asset: str, dot_path: Path | None, json_target: str | None
+    node: Node, target: Target, asset: str, dot_path: Path | None, json_path: Path | None, as_json: bool
 ) -> None:
-    """ASSET's ancestors and descendants: a text tree on stdout; --dot and --json PATH write files."""
+    """ASSET's ancestors and descendants: a text tree on stdout (--json: the graph as JSON); --dot and
+    --json-file write files."""
     graph = node.lineage(asset)
-    as_json = json_target == "-"
-    json_path = Path(json_target) if json_target and not as_json else None
     writers: list[tuple[Path | None, Callable[[Lineage], str]]] = [
         (dot_path, dot),
         (json_path, lambda g: json.dumps(g.to_dict(), indent=2) + "\n"),

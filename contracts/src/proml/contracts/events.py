@@ -20,7 +20,7 @@ from eth_utils.crypto import keccak
 
 from .addresses import checksum
 from .artifacts import load_artifact
-from .hash_chain import Record
+from .hash_chain import ChainedRecord
 
 
 class AnchorPhase(IntEnum):
@@ -111,7 +111,7 @@ class ThresholdChanged(Event):
 
 @dataclass(frozen=True)
 class ProvenanceRecorded(Event):
-    record: Record
+    record: ChainedRecord
 
 
 @dataclass(frozen=True)
@@ -266,7 +266,7 @@ def _arguments(spec: _Spec, topics: Sequence[bytes], data: bytes) -> dict[str, A
 def _fields(spec: _Spec, args: Mapping[str, Any]) -> dict[str, Any]:
     """The event-specific fields of `spec.cls` from the decoded arguments."""
     if spec.cls is ProvenanceRecorded:
-        return {"record": Record.from_event_args(args)}
+        return {"record": ChainedRecord.from_event_args(args)}
     types = dict((*spec.indexed, *spec.data))
     return {_snake(name): _normalise(types[name], value) for name, value in args.items()}
 

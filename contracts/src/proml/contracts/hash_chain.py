@@ -19,8 +19,8 @@ ZERO_HEAD = b"\x00" * HEAD_BYTES
 
 
 @dataclass(frozen=True)
-class Record:
-    """One provenance record, as its `ProvenanceRecorded` event carries it."""
+class ChainedRecord:
+    """One provenance record as its `ProvenanceRecorded` event carries it: a link of the hash chain."""
 
     asset: str
     seq: int
@@ -36,7 +36,7 @@ class Record:
     prev_head: bytes
 
     @classmethod
-    def from_event_args(cls, args: Mapping[str, Any]) -> Record:
+    def from_event_args(cls, args: Mapping[str, Any]) -> ChainedRecord:
         """Build from the decoded arguments of a `ProvenanceRecorded` event."""
         return cls(
             asset=checksum(args["asset"]),
@@ -132,7 +132,7 @@ def _bytes32(value: bytes) -> bytes:
     return value
 
 
-def recompute_head(records: Iterable[Record]) -> bytes:
+def recompute_head(records: Iterable[ChainedRecord]) -> bytes:
     """The head after `records`, folded from the zero head in the order given."""
     head = ZERO_HEAD
     for record in records:
@@ -149,7 +149,7 @@ class ChainCheck:
     problems: tuple[str, ...]
 
 
-def check_chain(records: Sequence[Record], onchain_head: bytes) -> ChainCheck:
+def check_chain(records: Sequence[ChainedRecord], onchain_head: bytes) -> ChainCheck:
     """Check that `records` are complete, in order, each linked to the one before, and lead to the
     head on chain."""
     problems: list[str] = []
@@ -169,7 +169,7 @@ class ProofError(ValueError):
     """A rollback proof cannot be built from these records."""
 
 
-def rollback_proof(records: Sequence[Record], to_seq: int) -> tuple[Any, ...]:
+def rollback_proof(records: Sequence[ChainedRecord], to_seq: int) -> tuple[Any, ...]:
     """The `RecordProof` tuple that proves record `to_seq` against the head after `records`."""
     if not 0 <= to_seq < len(records):
         raise ProofError(f"no record {to_seq}: the asset has {len(records)} records")

@@ -3,7 +3,7 @@
 It talks to a node over HTTP only: it imports neither FastAPI nor web3, and needs no chain of its own.
 """
 
-from .client import Activity, Asset, Entry, Node, Record, connect, node_status
+from .client import ActivityBlock, Asset, Entry, Node, Record, connect, node_status
 from .errors import (
     AuthenticationError,
     ConfigurationError,
@@ -21,7 +21,7 @@ from .errors import (
 from .views import AssetDetails, AssetSummary, Consortium, Health, HistoryEntry, Lineage, Member, Proposal
 
 __all__ = [
-    "Activity",
+    "ActivityBlock",
     "Asset",
     "AssetDetails",
     "AssetSummary",

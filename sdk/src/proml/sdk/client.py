@@ -187,9 +187,9 @@ class Asset(Entry):
         inputs: Mapping[str, Value] | None = None,
         params: Mapping[str, Any] | None = None,
         publish: bool = True,
-    ) -> Activity:
+    ) -> ActivityBlock:
         """`with asset.activity("train", ...) as act:` records when the block ends, even if it raises."""
-        return Activity(self, activity, dict(inputs or {}), dict(params or {}), publish)
+        return ActivityBlock(self, activity, dict(inputs or {}), dict(params or {}), publish)
 
     def history(self) -> list[dict[str, Any]]:
         """Every record of the asset on chain, as the node's index holds it (as JSON; `Node.history` gives
@@ -198,7 +198,7 @@ class Asset(Entry):
         return history
 
 
-class Activity:
+class ActivityBlock:
     """Collects what a block of work did; records it (with its start and end time) when the block ends."""
 
     def __init__(

@@ -78,8 +78,8 @@ CONNECT_SWARMS_DELAY = "2s"
 _FOREIGN_ENV = ("CLUSTER_", "IPFS_CLUSTER_", "GOLOG_")
 
 __all__ = [
+    "ClusterDaemon",
     "ClusterFailed",
-    "ClusterPeer",
     "cluster_env",
     "configure_peer",
     "init_peer",
@@ -239,7 +239,7 @@ def _ports(folder: Path) -> tuple[int, int]:
 
 
 @dataclass
-class ClusterPeer(RunningProcess):
+class ClusterDaemon(RunningProcess):
     """One running `ipfs-cluster-service daemon`."""
 
     name: str
@@ -272,7 +272,7 @@ def start_cluster_peer(
     detach: bool = False,
     timeout: float = START_TIMEOUT,
     bootstrap: Sequence[str] = (),
-) -> ClusterPeer:
+) -> ClusterDaemon:
     """Start `ipfs-cluster-service daemon` on an initialised folder and wait until its REST API answers
     `GET /id` on the port the peer itself listens on. `bootstrap` (cluster multiaddrs) are joined at start
     without being trusted (`--no-trust`: trust is `trusted_peers` alone). On failure the peer is stopped
@@ -299,7 +299,7 @@ def start_cluster_peer(
         except BaseException:
             stop_process(process)
             raise
-        return ClusterPeer(
+        return ClusterDaemon(
             name=name,
             folder=folder,
             process=process,

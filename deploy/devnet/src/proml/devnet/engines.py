@@ -42,7 +42,3 @@ def ipfs() -> Path:
 
 def cluster_service() -> Path:
     return _binary("ipfs-cluster", CLUSTER_VERSION, "ipfs-cluster-service")
-
-
-def cluster_ctl() -> Path:
-    return _binary("ipfs-cluster", CLUSTER_VERSION, "ipfs-cluster-ctl")

@@ -38,7 +38,7 @@ from eth_account import Account
 from eth_utils.address import to_checksum_address
 
 from proml.node.clients.chain import ChainClient, ChainClientError
-from proml.node.production.chain import clique_genesis
+from proml.node.production.chain_files import clique_genesis
 
 from .engines import geth as geth_binary
 from .processes import (
@@ -82,7 +82,7 @@ def write_genesis(
     chain_id: int = CLIQUE_CHAIN_ID,
     period: int = 1,
 ) -> Path:
-    """The Clique genesis of `signers` (`proml.node.production.chain.clique_genesis`, as a real
+    """The Clique genesis of `signers` (`proml.node.production.chain_files.clique_genesis`, as a real
     consortium's) as a JSON file at `path`: every node of the chain is initialised from it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     genesis = clique_genesis(signers, alloc, chain_id=chain_id, period=period)

@@ -31,17 +31,12 @@ DEFAULT_URL: Final = "http://127.0.0.1:9094"
 # A replication factor of -1 (both bounds): every peer of the cluster pins the CID.
 EVERYWHERE: Final = -1
 
-# How a peer holds a CID (the cluster's TrackerStatus names).
+# How a peer holds a CID (the cluster's TrackerStatus names that the replicator acts on).
 PINNED: Final = "pinned"
 PINNING: Final = "pinning"
 PIN_QUEUED: Final = "pin_queued"
-PIN_ERROR: Final = "pin_error"
 UNPINNED: Final = "unpinned"
-UNEXPECTEDLY_UNPINNED: Final = "unexpectedly_unpinned"
 REMOTE: Final = "remote"  # allocated to other peers, not to this one
-CLUSTER_ERROR: Final = "cluster_error"  # the peer could not ask its IPFS daemon (down, say)
-# Statuses that need nothing done: held, on the way, or someone else's to hold.
-SETTLED: Final = frozenset({PINNED, PINNING, PIN_QUEUED, REMOTE, "sharded"})
 
 __all__ = [
     "DEFAULT_URL",

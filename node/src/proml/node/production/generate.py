@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import NodeConfig, render_config
-from . import chain, ipfs, keys, readme, units
+from . import chain_files, ipfs_files, keys, readme, units
 from .members import Members, Org
 
 # Generated secrets, per organisation folder: mode 0600, never committed (the output's .gitignore).
@@ -25,8 +25,6 @@ GENERATED_SECRETS = (
     "cluster/identity.json",
     "cluster/cluster.env",
 )
-# An organisation's own identities, which it can make on its own host instead (`proml production identity`).
-OWN_IDENTITY_FILES = ("chain/nodekey", "ipfs/kubo-identity.json", "cluster/identity.json")
 # Secrets the organisation brings (the generator never sees them): the sealer's keystore and password,
 # the ProML keystore (`proml init`) and its passphrase.
 OPERATOR_SECRETS = (
@@ -87,9 +85,9 @@ def generate(members: Members, members_text: str, out: Path, force: bool = False
     genesis = _existing_genesis(out)
     if genesis is None:
         if besu:
-            genesis = chain.qbft_genesis(members, [i.validator for i in infos])
+            genesis = chain_files.qbft_genesis(members, [i.validator for i in infos])
         else:
-            genesis = chain.members_clique_genesis(members)
+            genesis = chain_files.members_clique_genesis(members)
 
     for info in infos:
         org, folder = info.org, folders[info.org.slug]
@@ -99,18 +97,19 @@ def generate(members: Members, members_text: str, out: Path, force: bool = False
         _write(folder / "chain" / "genesis.json", json.dumps(genesis, indent=2) + "\n")
         peers = [i.enode for i in others]
         if besu:
-            _write(folder / "chain" / "besu.toml", chain.besu_config(members, org))
+            _write(folder / "chain" / "besu.toml", chain_files.besu_config(members, org))
             _write(folder / "chain" / "static-nodes.json", json.dumps(peers, indent=2) + "\n")
             _write(folder / "chain" / "besu.service", units.besu_unit(members, org))
         else:
-            _write(folder / "chain" / "config.toml", chain.geth_config(members, org, peers))
+            _write(folder / "chain" / "config.toml", chain_files.geth_config(members, org, peers))
             _write(folder / "chain" / "geth.service", units.geth_unit(members, org))
-        peering = [ipfs.kubo_peering(i.org, i.kubo_peer_id) for i in others]
-        _write(folder / "ipfs" / "kubo-init.sh", ipfs.kubo_init_script(members, org, peering), mode=0o755)
+        peering = [ipfs_files.kubo_peering(i.org, i.kubo_peer_id) for i in others]
+        init_script = ipfs_files.kubo_init_script(members, org, peering)
+        _write(folder / "ipfs" / "kubo-init.sh", init_script, mode=0o755)
         _write(folder / "ipfs" / "kubo.service", units.kubo_unit(members, org))
         trusted = [i.cluster_peer_id for i in infos]
-        addresses = [ipfs.cluster_peer_address(i.org, i.cluster_peer_id) for i in others]
-        service = ipfs.cluster_service_json(members, org, trusted, addresses)
+        addresses = [ipfs_files.cluster_peer_address(i.org, i.cluster_peer_id) for i in others]
+        service = ipfs_files.cluster_service_json(members, org, trusted, addresses)
         _write(folder / "cluster" / "service.json", json.dumps(service, indent=2) + "\n")
         _write(folder / "cluster" / "ipfs-cluster.service", units.cluster_unit(members, org))
         _write(folder / "node" / "node.toml", node_toml(members, org))
@@ -140,7 +139,7 @@ def _identities(org: Org, folder: Path, besu: bool) -> OrgFiles:
         kubo_id = keys.kubo_identity(folder / "ipfs" / "kubo-identity.json").peer_id
         cluster_id = keys.cluster_identity(folder / "cluster" / "identity.json").peer_id
     validator = org.sealer if org.sealer is not None else validator_key
-    return OrgFiles(org, chain.enode(enode_id, org), validator, kubo_id, cluster_id)
+    return OrgFiles(org, chain_files.enode(enode_id, org), validator, kubo_id, cluster_id)
 
 
 def write_identity(folder: Path, besu: bool = False) -> dict[str, str]:

@@ -20,7 +20,7 @@ from typing import Any
 
 from proml.contracts import addresses, calls
 from proml.contracts.events import AnchorPhase
-from proml.contracts.hash_chain import Record
+from proml.contracts.hash_chain import ChainedRecord
 from proml.core.content.cid import CID
 from proml.core.records import rfc3339
 from proml.core.workflow import (
@@ -164,14 +164,14 @@ class Query:
         with self._index.reading() as db:
             return _history(db, asset, since)
 
-    def records(self, address: str) -> list[Record]:
-        """The asset's records as `Record`s in seq order, e.g. for `check_chain` or `rollback_proof`."""
+    def records(self, address: str) -> list[ChainedRecord]:
+        """The asset's records as `ChainedRecord`s in seq order (for `check_chain` or `rollback_proof`)."""
         asset = self._known(address)
         with self._index.reading() as db:
             rows = db.execute("SELECT * FROM records WHERE asset = ? ORDER BY seq", (asset,)).fetchall()
         return [_record(row, _words(row["inputs"]), _words(row["outputs"])) for row in rows]
 
-    def history_and_records(self, address: str) -> tuple[list[dict[str, Any]], list[Record]]:
+    def history_and_records(self, address: str) -> tuple[list[dict[str, Any]], list[ChainedRecord]]:
         """`history` and `records` at once, from one read of the rows: the same records, in the same order
         (a whole-history verification needs both: one read instead of two, one JSON parse of the words)."""
         asset = self._known(address)
@@ -441,8 +441,8 @@ def _words(text: str) -> tuple[bytes, ...]:
     return _hex_words(_json(text))
 
 
-def _record(row: sqlite3.Row, inputs: tuple[bytes, ...], outputs: tuple[bytes, ...]) -> Record:
-    return Record(
+def _record(row: sqlite3.Row, inputs: tuple[bytes, ...], outputs: tuple[bytes, ...]) -> ChainedRecord:
+    return ChainedRecord(
         asset=row["asset"],
         seq=row["seq"],
         actor=row["actor"],

@@ -26,7 +26,7 @@ from proml.contracts import calls
 from proml.contracts.calls import ActivityCall
 from proml.contracts.errors import ContractRevert
 from proml.contracts.events import AssetRegistered, ProposalCreated, ProvenanceRecorded, decode_log
-from proml.contracts.hash_chain import ProofError, Record, rollback_proof
+from proml.contracts.hash_chain import ChainedRecord, ProofError, rollback_proof
 from proml.core.content.cid import CID
 from proml.core.content.digest import ContentDigest
 from proml.core.records import RecordDocument, RecordDocumentError
@@ -107,7 +107,7 @@ class Submitter:
         chain: BlockchainProvider,
         storage: StorageProvider,
         registry: str,
-        records_of: Callable[[str], Sequence[Record]],
+        records_of: Callable[[str], Sequence[ChainedRecord]],
         *,
         max_batch: int = MAX_BATCH,
         idle_interval: float = 0.05,

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from proml.contracts import calls
-from proml.contracts.hash_chain import Record, check_chain
+from proml.contracts.hash_chain import ChainedRecord, check_chain
 from proml.core.content.cid import CID, RAW, SHA2_256
 from proml.core.content.digest import ContentDigest, Hasher
 from proml.core.content.fingerprint import Fingerprinter
@@ -196,7 +196,7 @@ class VerifyService:
         self,
         asset: str,
         history: Sequence[dict[str, Any]],
-        records: Sequence[Record],
+        records: Sequence[ChainedRecord],
         names: Mapping[int, str | None],
     ) -> list[_Checked]:
         """Each record's document check, in order, a batch of records at a time. Copies from the store are
@@ -226,7 +226,12 @@ class VerifyService:
         return checked
 
     def _check_stored(
-        self, asset: str, record: dict[str, Any], chained: Record, member_name: str | None, batch: _Batch
+        self,
+        asset: str,
+        record: dict[str, Any],
+        chained: ChainedRecord,
+        member_name: str | None,
+        batch: _Batch,
     ) -> _Checked | None:
         """The check of a record whose document needs no fetch: it has none on chain, or the store holds a
         copy that passes the checks a fetch makes. None when IPFS must be asked."""
@@ -247,7 +252,7 @@ class VerifyService:
         self,
         asset: str,
         record: dict[str, Any],
-        chained: Record,
+        chained: ChainedRecord,
         member_name: str | None,
         limit: asyncio.Semaphore,
         batch: _Batch,
@@ -303,7 +308,7 @@ class _Batch:
     failed their check, and the documents fetched (checked) to keep."""
 
     history: Sequence[dict[str, Any]]
-    records: Sequence[Record]
+    records: Sequence[ChainedRecord]
     stored: dict[bytes, bytes] = field(default_factory=dict)
     bad: set[bytes] = field(default_factory=set)
     fetched: dict[bytes, bytes] = field(default_factory=dict)

@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import rlp  # type: ignore[import-untyped]  # (no type information; eth-account brings it)
+import rlp
 from eth_utils.address import to_canonical_address, to_checksum_address
 
 from .members import Members, Org
