@@ -437,6 +437,7 @@ def test_kubo_and_cluster_come_up_with_the_generated_identities(tmp_path: Path, 
         )
         assert made.returncode == 0, made.stderr
         assert peer["kubo_peer_id"] in made.stdout
+        assert json.loads((repo / "config").read_text())["Provide"]["Enabled"] is False
         log = tmp_path / f"ipfs-{peer['folder']}.log"
         started.append(processes.spawn([str(ipfs), "daemon"], log, env={**env, "IPFS_PATH": str(repo)}))
         api = ports[i]["ipfs_api"]

@@ -196,6 +196,13 @@ def test_content_added_on_b_is_fetched_through_a_and_c(swarm: DaemonSet, payload
         assert size == path.stat().st_size
 
 
+def test_the_daemons_announce_nothing_on_the_dht(swarm: DaemonSet) -> None:
+    """Their peers ask them directly (the test above fetches across them all the same): docs/ipfs.md."""
+    for daemon in swarm.daemons:
+        answer = rpc(daemon, "/api/v0/config", params={"arg": "Provide.Enabled"}).raise_for_status().json()
+        assert answer["Value"] is False, daemon.name
+
+
 def test_fetched_bytes_hash_to_the_cid(swarm: DaemonSet) -> None:
     data = b"".join(prng_chunks(3 * CHUNK_SIZE + 17, seed=99))
     cid = call(node(swarm, "b"), lambda ipfs: ipfs.add(data, cid_version=1)).cid

@@ -377,6 +377,30 @@ def test_verified_documents_are_kept_for_the_verify_service(query: FakeQuery, tm
     replicator.close()
 
 
+def test_documents_in_the_store_are_verified_without_a_fetch_and_a_bad_copy_is_fetched(
+    query: FakeQuery, tmp_path: Path
+) -> None:
+    """What the submitter kept of the node's own documents needs no fetch back from IPFS; a stored copy is
+    checked as fetched bytes are, so one altered on disk is fetched instead (and replaced)."""
+    storage = FakeStorage(query.documents)
+    store = DocumentCache(tmp_path / "verified-documents.db")
+    own, altered = query.record_cid(DATASET), query.record_cid(UNRELATED)
+    store.put_many(
+        [
+            (hashlib.sha256(query.documents[own]).digest(), query.documents[own]),
+            (hashlib.sha256(query.documents[altered]).digest(), query.documents[altered] + b" "),
+        ]
+    )
+    replicator = _replicator(query, storage, tmp_path, documents=store)
+    asyncio.run(replicator.step())
+    assert own not in storage.fetches and altered in storage.fetches
+    assert replicator.status()["unverified"] == 0 and replicator.status()["invalid"] == 0
+    assert storage.pinned >= _everything(query)  # the payloads the stored document names are wanted too
+    digest = hashlib.sha256(query.documents[altered]).digest()
+    assert store.get_many({digest}) == {digest: query.documents[altered]}
+    replicator.close()
+
+
 def test_the_loop_pauses_longer_after_a_long_pass(query: FakeQuery, tmp_path: Path) -> None:
     """A pass's cost grows with the history: the loop waits PAUSE_RATIO times its last pass, so that an
     idle node with a long history does not spend its time comparing."""

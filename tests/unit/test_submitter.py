@@ -10,6 +10,7 @@ import hashlib
 import json
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import pytest
@@ -27,6 +28,7 @@ from proml.core.workflow import Activity, AssetKind
 from proml.node.clients.chain import Block, ChainUnavailable, NonceTooLow, Receipt
 from proml.node.providers.blockchain import BlockchainProvider, BlockchainProviderError, SignedTransaction
 from proml.node.providers.storage import StorageProvider
+from proml.node.services.document_cache import DocumentCache
 from proml.node.services.outbox import Outbox, OutboxEntry, OutboxStatus
 from proml.node.services.outbox_entries import GOVERNANCE, RECORD, REGISTER, ROLLBACK
 from proml.node.services.submitter import Submitter
@@ -420,6 +422,19 @@ def test_documents_are_pinned_after_they_are_sent(r: Rig) -> None:
     assert run(r.submitter.pin_documents()) == 2
     assert r.storage.pinned == [str(CID.of_block(d, codec=0x55)) for d in r.storage.documents]
     assert run(r.submitter.pin_documents()) == 0  # done is remembered
+
+
+def test_the_documents_it_stores_are_kept_for_the_replicator_and_verification(
+    outbox: Outbox, tmp_path: Path
+) -> None:
+    store = DocumentCache(tmp_path / "verified-documents.db")
+    r = rig(outbox, documents=store)
+    record(r.outbox, notes="one")
+    record(r.outbox, notes="two")
+    assert r.send()
+    kept = store.get_many({hashlib.sha256(d).digest() for d in r.storage.documents})
+    assert sorted(kept.values()) == sorted(r.storage.documents)
+    store.close()
 
 
 # -- registrations and the records that name them -----------------------------------------------------

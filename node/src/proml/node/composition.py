@@ -221,6 +221,9 @@ def background_services(config: NodeConfig, signer: Signer, chain_id: int) -> Ba
         bump_percent=config.bump_percent,
     )
     shared = _shared(config, chain)
+    # One store of checked record documents for both: the submitter keeps what it publishes, the
+    # replicator what it fetches (and closes it).
+    documents = DocumentCache(config.data_dir / DOCUMENTS_FILE)
     submitter = Submitter(
         outbox,
         chain,
@@ -229,8 +232,9 @@ def background_services(config: NodeConfig, signer: Signer, chain_id: int) -> Ba
         shared.query.records,
         replace_after=config.replace_after,
         watch_blocks=config.watch_blocks,
+        documents=documents,
     )
-    replicator = _replicator(config, shared, signer.address, DocumentCache(config.data_dir / DOCUMENTS_FILE))
+    replicator = _replicator(config, shared, signer.address, documents)
     return BackgroundServices(
         outbox=outbox,
         chain=chain,

@@ -13,6 +13,8 @@ call per key costs a process start each; the file is Kubo's own JSON):
   on), and WebSocket would share the TCP listener, which a private network cannot either;
 - `Routing.Type=dht` (the default, `auto`, adds the public HTTP routers), `Peering.Peers` = the other
   organisations' daemons, which Kubo keeps connected (and reconnects) whatever its connection manager does;
+  `Provide.Enabled=false`: bitswap asks those connected peers directly, so announcing every block on the
+  DHT would only cost CPU (docs/ipfs.md);
 - no relays, no hole punching, no NAT port mapping, telemetry off: nothing that looks beyond the consortium.
 
 **Identity.** The peer identity (`Identity.PeerID`, `Identity.PrivKey`) lives in the repo's `config`:
@@ -163,6 +165,7 @@ def init_repo(
     routing = config.setdefault("Routing", {})
     routing["Type"] = "dht"
     routing["LoopbackAddressesOnLanDHT"] = True
+    config.setdefault("Provide", {})["Enabled"] = False
     swarm = config.setdefault("Swarm", {})
     swarm["DisableNatPortMap"] = True
     swarm["EnableHolePunching"] = False

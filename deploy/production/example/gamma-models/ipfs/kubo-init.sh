@@ -27,6 +27,7 @@ PY
 "$IPFS" config --json Routing.DelegatedRouters '[]'
 "$IPFS" config --json Ipns.DelegatedPublishers '[]'
 "$IPFS" config --json Routing.Type '"dht"'
+"$IPFS" config --json Provide.Enabled 'false'
 "$IPFS" config --json Addresses.API '"/ip4/127.0.0.1/tcp/5001"'
 "$IPFS" config --json Addresses.Gateway '"/ip4/127.0.0.1/tcp/8080"'
 "$IPFS" config --json Addresses.Swarm '["/ip4/0.0.0.0/tcp/4001"]'

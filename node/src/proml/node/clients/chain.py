@@ -210,8 +210,10 @@ class ChainClient:
 
     def __init__(self, url: str, timeout: float = 30.0) -> None:
         self.url = url
-        # No retries here: the BlockchainProvider decides when and how to retry.
-        self._http = httpx.Client(timeout=timeout, trust_env=False)
+        # No retries here: the BlockchainProvider decides when and how to retry. Replies uncompressed:
+        # the endpoint is the organisation's own chain client (loopback or its LAN), where compressing
+        # every reply costs both ends CPU and saves no bandwidth that counts.
+        self._http = httpx.Client(timeout=timeout, trust_env=False, headers={"Accept-Encoding": "identity"})
         self._ids = itertools.count(1)
         self._ids_lock = threading.Lock()
         self._eip1559: bool | None = None

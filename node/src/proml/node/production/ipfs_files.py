@@ -19,7 +19,8 @@ def kubo_peering(org: Org, peer_id: str) -> dict[str, Any]:
 def kubo_init_script(members: Members, org: Org, peering: list[dict[str, Any]]) -> str:
     """A script run once, as the service user, that makes `org`'s Kubo repository for production: the
     `server` profile, the generated identity, loopback RPC and gateway, TCP swarm only (a private network
-    has no QUIC), no public bootstrap, no AutoConf, DHT routing within the swarm, the others as peers."""
+    has no QUIC), no public bootstrap, no AutoConf, DHT routing within the swarm (no announcements), the
+    others as peers."""
     d = members.deploy
     swarm = f"/ip4/0.0.0.0/tcp/{org.ports['ipfs_swarm']}"
     announce = f"{org.multiaddr_host()}/tcp/{org.ports['ipfs_swarm']}"
@@ -31,6 +32,9 @@ def kubo_init_script(members: Members, org: Org, peering: list[dict[str, Any]]) 
         ("Routing.DelegatedRouters", []),
         ("Ipns.DelegatedPublishers", []),
         ("Routing.Type", "dht"),
+        # Every organisation's daemon is in every other's Peering.Peers, and bitswap asks connected peers
+        # first: announcing each block on the DHT tells them nothing and costs each daemon CPU per block.
+        ("Provide.Enabled", False),
         ("Addresses.API", f"/ip4/127.0.0.1/tcp/{org.ports['ipfs_api']}"),
         ("Addresses.Gateway", f"/ip4/127.0.0.1/tcp/{org.ports['ipfs_gateway']}"),
         ("Addresses.Swarm", [swarm]),

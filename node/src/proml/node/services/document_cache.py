@@ -1,4 +1,5 @@
-"""Record documents this node has already fetched and checked, kept by their on-chain digest.
+"""Record documents this node has already fetched and checked, or published itself, kept by their on-chain
+digest.
 
 Why: verifying a whole history needs every record document of the asset, and fetching 10,000 of them
 from IPFS, one request each, takes far longer than the rest of the check. A record document never
@@ -12,6 +13,9 @@ against the digest on chain, their CID against the CID on chain) before it reads
 fails is dropped and the document fetched again. Hashing a document of a few KiB costs microseconds, a
 fetch a millisecond or more, so the check costs the cache almost nothing and no entry can give a false
 OK. Which process wrote an entry does not matter either: the check makes every entry as good as a fetch.
+So the submitter keeps each document it stores on IPFS here too (under the digest it then records), and
+neither the replicator nor a verification fetches back from IPFS what the node wrote itself; a document
+whose record never reached the chain is an entry nothing asks for.
 
 The store is not bounded: it holds one copy of each record document the node has verified, a few KiB
 per record, as its IPFS daemon does. Deleting the file is always safe (the next verification fetches

@@ -62,10 +62,17 @@ from ..clients.cluster import (
     PinStatus,
 )
 from ..clients.ipfs import IpfsClientError
-from ..providers.storage import EMPTY_RAW_BLOCK, DigestMismatch, StorageError, StorageProvider
+from ..providers.storage import (
+    EMPTY_RAW_BLOCK,
+    DigestMismatch,
+    PayloadMismatch,
+    StorageError,
+    StorageProvider,
+)
 from .document_cache import DocumentCache
 from .interruptible_sleep import wait_or_stop
 from .query import MAX_LIMIT, Query, UnindexedAsset
+from .verify import checked_copy
 
 log = logging.getLogger(__name__)
 
@@ -313,10 +320,16 @@ class Replicator:
         await self._keep_verdicts()
         wanted = await asyncio.to_thread(self.wanted)
         documents = await asyncio.to_thread(self._state.documents)
-        for item in wanted:
+        unverified = [
+            item
+            for item in wanted
+            if item.record_cid not in documents and (VERIFY, item.record_cid) not in self._in_flight
+        ]
+        stored = await asyncio.to_thread(self._stored_copies, unverified)
+        for item in unverified:
             if stop is not None and stop.is_set():
                 return 0
-            if item.record_cid not in documents:
+            if not self._verify_stored(item, stored.get(_digest(item).value)):
                 self._start(VERIFY, item.record_cid, functools.partial(self._verify, item))
         if wait:
             await self._settle()
@@ -556,10 +569,30 @@ class Replicator:
         while self._in_flight:
             await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
 
+    def _stored_copies(self, items: list[Wanted]) -> dict[bytes, bytes]:
+        """The document store's copies of `items`' documents (unchecked), by digest: those this node
+        published itself are there (the submitter keeps them), and need no fetch."""
+        if self._documents is None or not items:
+            return {}
+        return self._documents.get_many({_digest(item).value for item in items})
+
+    def _verify_stored(self, item: Wanted, data: bytes | None) -> bool:
+        """Verify `item`'s document from a stored copy, checked as bytes from IPFS are; False when there
+        is none or it fails (then it is fetched, and the fetched copy replaces it)."""
+        if data is None:
+            return False
+        try:
+            checked_copy(CID.parse(item.record_cid), _digest(item), data)
+            document = RecordDocument.from_json_bytes(data)
+        except (PayloadMismatch, RecordDocumentError):
+            return False
+        self._verdicts.append(Verdict(item.record_cid, VERIFIED, tuple(_payloads(item, document))))
+        return True
+
     async def _verify(self, item: Wanted) -> None:
         """Fetch the document, check it against its on-chain digest, and remember the payloads it names
         (or that it is invalid: a document whose bytes have its CID but not its digest never will)."""
-        expected = ContentDigest("sha256", bytes.fromhex(item.record_digest.removeprefix("0x")))
+        expected = _digest(item)
         try:
             data = await self._storage.fetch_bytes(
                 CID.parse(item.record_cid),
@@ -588,6 +621,11 @@ class Replicator:
             await asyncio.to_thread(self._state.put, verdicts)
         if checked and self._documents is not None:
             await asyncio.to_thread(self._documents.put_many, checked)
+
+
+def _digest(item: Wanted) -> ContentDigest:
+    """The document's digest on chain."""
+    return ContentDigest("sha256", bytes.fromhex(item.record_digest.removeprefix("0x")))
 
 
 def _here(status: PinStatus) -> str:

@@ -48,6 +48,7 @@ from ..providers.blockchain import (
     unsigned_to_json,
 )
 from ..providers.storage import StorageError, StorageProvider
+from .document_cache import DocumentCache
 from .interruptible_sleep import wait_or_stop
 from .outbox import Attempt, Outbox, OutboxEntry, OutboxStatus
 from .outbox_entries import (
@@ -116,6 +117,7 @@ class Submitter:
         error_backoff: float = 1.0,
         replace_after: float = REPLACE_AFTER,
         watch_blocks: int = WATCH_BLOCKS,
+        documents: DocumentCache | None = None,
     ) -> None:
         self._outbox = outbox
         self._chain = chain
@@ -129,6 +131,9 @@ class Submitter:
         self._error_backoff = error_backoff
         self._replace_after = replace_after
         self._watch_blocks = watch_blocks
+        # The record documents this node stores, kept where its replicator and verify service look
+        # first: neither then fetches back from IPFS what the node wrote itself.
+        self._documents = documents
         self._watched_head: str | None = None  # the head whose final entries were last checked
         self._next_watch = 0.0
         self._at_max_fee: set[str] = set()  # transactions already reported as unable to pay more
@@ -468,10 +473,14 @@ class Submitter:
             except RecordDocumentError as err:  # validated when accepted: only a changed schema gets here
                 raise BlockchainProviderError(f"outbox entry {entry.id}: {err}") from err
         cids = await self._storage.add_documents(documents, pin=False)
-        return [
+        prepared = [
             _Prepared(entry, payload, hashlib.sha256(document).digest(), cid.to_bytes(), str(cid))
             for (entry, payload), document, cid in zip(waiting, documents, cids, strict=True)
         ]
+        if self._documents is not None:
+            kept = [(p.record_digest, document) for p, document in zip(prepared, documents, strict=True)]
+            await asyncio.to_thread(self._documents.put_many, kept)
+        return prepared
 
     async def run_pins(self, stop: asyncio.Event) -> None:
         """Pin stored record documents until `stop` is set; an IPFS outage only delays."""
