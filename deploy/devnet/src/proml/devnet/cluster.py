@@ -35,6 +35,7 @@ can unpin: the chain, not the pinset, is the source of truth, and the node puts 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import secrets
@@ -88,6 +89,7 @@ __all__ = [
     "set_peer_addresses",
     "set_trusted_peers",
     "start_cluster_peer",
+    "wait_connected",
 ]
 
 
@@ -309,6 +311,28 @@ def start_cluster_peer(
             listen_port=listen_port,
         )
     raise AssertionError("unreachable")
+
+
+def wait_connected(rest_apis: Sequence[str], timeout: float = START_TIMEOUT) -> None:
+    """Until every peer (by its REST API) lists all of them, each without an error: the cluster is one
+    (a peer started a moment ago may not have reached the others yet)."""
+
+    def connected(api: str) -> bool:
+        try:
+            response = httpx.get(f"{api}/peers", timeout=5.0, trust_env=False)
+        except httpx.HTTPError:
+            return False
+        if response.status_code != 200:
+            return False
+        peers = [json.loads(line) for line in response.text.splitlines() if line.strip()]
+        return len(peers) == len(rest_apis) and not any(peer.get("error") for peer in peers)
+
+    for api in rest_apis:
+        wait_until(
+            functools.partial(connected, api),
+            what=f"the cluster peer at {api} to see all {len(rest_apis)}",
+            timeout=timeout,
+        )
 
 
 def _free_ports(folder: Path) -> None:

@@ -319,6 +319,7 @@ def ensure_cluster(layout: Layout, state: DevnetState, started: list[str], echo:
         org.cluster_port, org.cluster_swarm_port = peer.rest_port, peer.listen_port
         _record(layout, state, started, name, ProcessRecord.of(peer.process))
         echo(f"cluster: {org.name}'s IPFS Cluster peer on {org.cluster_api} (pid {peer.pid})")
+    cluster.wait_connected([org.cluster_api for org in state.orgs])
 
 
 def stop_cluster_peer(layout: Layout, state: DevnetState, org: OrgState) -> None:
