@@ -87,6 +87,7 @@ class FakeChain:
     blocks: list[tuple[str, list[Mined]]] = field(default_factory=lambda: [("0x" + "00" * 32, [])])
     prepared: list[Sent] = field(default_factory=list)
     broadcasts: list[str] = field(default_factory=list)
+    receipts_asked: int = 0
     _next_nonce: int = 0
     _forks: int = 0
 
@@ -164,6 +165,7 @@ class FakeChain:
         return tx_hash in self.pool or self._find(tx_hash) is not None
 
     def confirmed_receipt(self, tx_hash: str, confirmations: int | None = None) -> Receipt | None:
+        self.receipts_asked += 1
         needed = max(self.confirmations if confirmations is None else confirmations, 1)
         found = self._find(tx_hash)
         if found is None:
@@ -190,6 +192,9 @@ class FakeChain:
                 if mined.sent.hash == tx_hash:
                     return number, mined
         return None
+
+    def block_number(self) -> int:
+        return len(self.blocks) - 1
 
     def head(self) -> Block:
         block = self.get_block(len(self.blocks) - 1)
@@ -335,8 +340,7 @@ def rig(outbox: Outbox, chain: FakeChain | None = None, **options: Any) -> Rig:
         cast(StorageProvider, storage),
         REGISTRY,
         records_of,
-        batch_interval=0.0,
-        **options,
+        **{"batch_interval": 0.0, "follow_interval": 0.0, **options},
     )
     return Rig(outbox, chain, storage, submitter, records)
 
@@ -435,6 +439,20 @@ def test_the_documents_it_stores_are_kept_for_the_replicator_and_verification(
     kept = store.get_many({hashlib.sha256(d).digest() for d in r.storage.documents})
     assert sorted(kept.values()) == sorted(r.storage.documents)
     store.close()
+
+
+def test_transactions_in_flight_are_followed_when_a_block_comes_not_on_every_pass(outbox: Outbox) -> None:
+    r = rig(outbox, follow_interval=60.0)
+    entry = record(r.outbox)
+    assert r.send()
+    assert not r.submitter.follow()  # looked: not mined
+    asked = r.chain.receipts_asked
+    for _ in range(5):
+        assert not r.submitter.follow()
+    assert r.chain.receipts_asked == asked  # no block came: nothing to ask
+    r.chain.mine()
+    assert r.submitter.follow()
+    assert r.status(entry) == OutboxStatus.FINAL
 
 
 # -- registrations and the records that name them -----------------------------------------------------

@@ -79,6 +79,10 @@ WATCH_BLOCKS = 256
 WATCH_INTERVAL = 1.0
 # A transaction that is neither in a block nor in the pool is sent again at most this often.
 RESEND_INTERVAL = 1.0
+# What the chain says of a transaction in flight (its receipt, its depth, its block's place) changes only
+# with a new block: it is asked for again when the head moves, and at least this often (a transaction the
+# pool dropped or that waits to be replaced, a competing branch of the same height).
+FOLLOW_INTERVAL = 1.0
 _TRANSIENT = (ChainClientError, IpfsClientError, StorageError, BlockchainProviderError)
 
 
@@ -117,6 +121,7 @@ class Submitter:
         error_backoff: float = 1.0,
         replace_after: float = REPLACE_AFTER,
         watch_blocks: int = WATCH_BLOCKS,
+        follow_interval: float = FOLLOW_INTERVAL,
         documents: DocumentCache | None = None,
     ) -> None:
         self._outbox = outbox
@@ -131,6 +136,8 @@ class Submitter:
         self._error_backoff = error_backoff
         self._replace_after = replace_after
         self._watch_blocks = watch_blocks
+        self._follow_interval = follow_interval
+        self._followed: tuple[int, float] | None = None  # the head last followed at, and until when
         # The record documents this node stores, kept where its replicator and verify service look
         # first: neither then fetches back from IPFS what the node wrote itself.
         self._documents = documents
@@ -167,12 +174,25 @@ class Submitter:
 
     def follow(self) -> bool:
         moved = False
-        for tx_hash, entries in _by_transaction(self._outbox.with_status(OutboxStatus.SUBMITTED)):
-            moved |= self._follow_submitted(tx_hash, entries)
-        for tx_hash, entries in _by_transaction(self._outbox.with_status(OutboxStatus.INCLUDED)):
-            moved |= self._follow_included(tx_hash, entries)
+        submitted = _by_transaction(self._outbox.with_status(OutboxStatus.SUBMITTED))
+        if (submitted or self._outbox.with_status(OutboxStatus.INCLUDED)) and self._head_moved():
+            for tx_hash, entries in submitted:
+                moved |= self._follow_submitted(tx_hash, entries)
+            # Read after: what was just included is followed on, to final if it is deep enough already.
+            for tx_hash, entries in _by_transaction(self._outbox.with_status(OutboxStatus.INCLUDED)):
+                moved |= self._follow_included(tx_hash, entries)
         moved |= self._watch_final()
         return moved
+
+    def _head_moved(self) -> bool:
+        """Whether a block came since transactions were last followed, or FOLLOW_INTERVAL passed: one
+        call, instead of a receipt (and its block) for every transaction in flight, while nothing can
+        have changed."""
+        head, now = self._chain.block_number(), time.monotonic()
+        if self._followed is not None and self._followed[0] == head and now < self._followed[1]:
+            return False
+        self._followed = (head, now + self._follow_interval)
+        return True
 
     def _follow_submitted(self, tx_hash: str, entries: list[OutboxEntry]) -> bool:
         ids = [e.id for e in entries]
