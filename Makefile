@@ -47,6 +47,7 @@ test: setup lint typecheck
 bench: setup
 	mkdir -p $(BENCH_DIR)
 	$(BIN)/python -m tests.bench.gas --json $(BENCH_DIR)/gas.json
+	$(BIN)/python -m tests.bench.hashing --json $(BENCH_DIR)/hashing.json
 	$(BIN)/python -m tests.bench.capture --json $(BENCH_DIR)/capture.json
 	$(BIN)/python -m tests.bench.verify_history --json $(BENCH_DIR)/verify_history.json
 	$(BIN)/python -m tests.bench.consortium --json $(BENCH_DIR)/consortium.json

@@ -42,6 +42,18 @@ def test_known_vectors(key: tuple[str, bytes], expected: str) -> None:
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_an_empty_file_and_a_file_that_cannot_be_mapped_have_their_digests(
+    algorithm: str, tmp_path: Path
+) -> None:
+    """BLAKE3 maps a regular file, an empty one too; a device is not a regular file, and is read instead."""
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    expected = digest_bytes(b"", algorithm)
+    assert digest_file(empty, algorithm) == expected
+    assert digest_file("/dev/null", algorithm) == expected
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_file_stream_and_chunks_agree_with_one_shot(algorithm: str, tmp_path: Path) -> None:
     size = 3 * MIB + 12_345
     path = write_prng_file(tmp_path / "data", size, seed=4)
