@@ -17,6 +17,13 @@ def test_version() -> None:
     assert version("proml-cli") in result.output
 
 
+@pytest.mark.parametrize("words", [[], ["dataset"], ["dataset", "register"], ["devnet", "up"]])
+def test_dash_h_is_help_everywhere(words: list[str]) -> None:
+    result = CliRunner().invoke(cli, [*words, "-h"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Usage: ")
+
+
 def test_unknown_command_is_a_usage_error() -> None:
     result = CliRunner().invoke(cli, ["frobnicate"])
     assert result.exit_code == 2

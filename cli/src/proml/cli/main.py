@@ -29,7 +29,7 @@ class _Commands(click.Group):
             raise SystemExit(EXIT_INTERRUPTED) from None
 
 
-@click.group(cls=_Commands)
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="proml-cli", prog_name="proml")
 def cli() -> None:
     """ProML: decentralised provenance for machine learning."""

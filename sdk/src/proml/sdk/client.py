@@ -75,6 +75,15 @@ class Entry:
         self.rejection: TransitionRejected | None = None
         self._history_entry: dict[str, Any] | None = None
 
+    def __repr__(self) -> str:
+        shown = {"id": self.view.get("id"), "status": self.view.get("status"), **self._described()}
+        fields = ", ".join(f"{name}={value!r}" for name, value in shown.items() if value is not None)
+        return f"{type(self).__name__}({fields})"
+
+    def _described(self) -> dict[str, Any]:
+        """What `repr` shows beside the outbox entry's id and status."""
+        return {"asset": self.view.get("asset")}
+
     @property
     def id(self) -> str:
         return str(self.view["id"])
@@ -121,6 +130,14 @@ class Entry:
 class Record(Entry):
     """One recorded activity. `accepted` is false when the state machine did not allow it (it is kept)."""
 
+    def _described(self) -> dict[str, Any]:
+        return {
+            "asset": self.view.get("asset"),
+            "activity": self.view.get("activity"),
+            "seq": self.view.get("seq"),
+            "accepted": self.view.get("accepted"),
+        }
+
     @property
     def accepted(self) -> bool | None:
         value = self.view.get("accepted")
@@ -140,6 +157,9 @@ class Asset(Entry):
         self.kind = kind
         self.name = name
         self.digest = digest
+
+    def _described(self) -> dict[str, Any]:
+        return {"kind": self.kind, "name": self.name, "address": self.view.get("asset")}
 
     @property
     def ref(self) -> str:
@@ -214,6 +234,10 @@ class ActivityBlock:
         self._started_at = rfc3339()
         self.record: Record | None = None
 
+    def __repr__(self) -> str:
+        done = f", record={self.record!r}" if self.record is not None else ""
+        return f"ActivityBlock(asset={self._asset.ref!r}, activity={self._activity!r}{done})"
+
     def metric(self, name: str, value: float) -> None:
         self._metrics[name] = value
 
@@ -252,6 +276,9 @@ class ActivityBlock:
 
 class Node:
     """A connection to one ProML node (see `connect`)."""
+
+    def __repr__(self) -> str:
+        return f"Node({self.transport.url!r})"  # never the API key
 
     def __init__(self, transport: Transport, environment_packages: tuple[str, ...] = ()) -> None:
         self.transport = transport
