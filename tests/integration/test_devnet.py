@@ -271,3 +271,28 @@ def test_stop_by_pid_never_signals_a_reused_pid(tmp_path: Path) -> None:
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_a_taken_port_moves_and_up_says_so_and_env_points_at_the_node(devnet_dir: Path) -> None:
+    """Item 5 of "what users record": a taken port is announced, and `devnet env` gives the node that runs."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        said: list[str] = []
+        up(
+            devnet_dir,
+            1,
+            chain="anvil",
+            ports=Ports(chain=0, node=port, ipfs_api=0, ipfs_swarm=0, cluster=0),
+            echo=said.append,
+        )
+    (org,) = status(devnet_dir)["orgs"]
+    moved = org["node_url"].rsplit(":", 1)[1]
+    assert moved != str(port)
+    assert f"port moved: A's node API is on {moved}, not {port} (taken by another program)" in said
+    env = CliRunner().invoke(cli, ["devnet", "env", "A", "--dir", str(devnet_dir)])
+    assert env.exit_code == 0, env.output
+    assert env.output.strip() == f"export PROML_NODE_URL={org['node_url']} PROML_API_KEY={org['api_key']}"
+    unknown = CliRunner().invoke(cli, ["devnet", "env", "Z", "--dir", str(devnet_dir)])
+    assert unknown.exit_code == 2 and "no organisation 'Z'" in unknown.output and "it has A" in unknown.output

@@ -4,6 +4,7 @@ daemon, an IPFS Cluster peer and a node; or one anvil for all, for fast tests)."
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -99,7 +100,35 @@ def up_command(
     else:
         click.echo(f"Resumed the devnet in {report['dir']}.")
     _print_status(report)
-    click.echo("Next: `proml devnet status --json` for the API keys; `proml devnet down` to stop it.")
+    where = _dir_flag(directory)
+    click.echo(
+        f'Next: `eval "$(proml devnet env {report["orgs"][0]["name"]}{where})"` to act as that'
+        f" organisation; `proml devnet status --json{where}` for every API key; `proml devnet down{where}`"
+        " to stop it."
+    )
+
+
+def _dir_flag(directory: Path) -> str:
+    """`--dir DIR` for the hints a command prints, unless DIR is the default."""
+    return "" if directory == Path(DEVNET_DIR) else f" --dir {shlex.quote(str(directory))}"
+
+
+@devnet.command("env")
+@click.argument("org")
+@_dir_option
+def env_command(org: str, directory: Path) -> None:
+    """Shell lines that point the CLI and the SDK at ORG's node (its URL and API key), for
+    `eval "$(proml devnet env ORG)"`."""
+    with needs("proml-devnet"):
+        from proml.devnet.devnet import status
+
+    report = _guard(lambda: status(directory))
+    found = next((o for o in report["orgs"] if o["name"] == org), None)
+    if found is None:
+        names = ", ".join(o["name"] for o in report["orgs"]) or "none"
+        fail(f"the devnet in {report['dir']} has no organisation {org!r} (it has {names})")
+    url, key = shlex.quote(found["node_url"]), shlex.quote(found["api_key"])
+    click.echo(f"export PROML_NODE_URL={url} PROML_API_KEY={key}")
 
 
 @devnet.command("join")
@@ -136,7 +165,7 @@ def status_command(directory: Path, as_json: bool) -> None:
     else:
         _print_status(report)
         if not report["running"]:
-            click.echo("Not everything runs: start it with `proml devnet up`.")
+            click.echo(f"Not everything runs: start it with `proml devnet up{_dir_flag(directory)}`.")
     raise SystemExit(EXIT_OK if report["running"] else EXIT_CHECK_FAILED)
 
 

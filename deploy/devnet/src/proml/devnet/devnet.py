@@ -73,6 +73,9 @@ def up(
         state = steps.new_state(layout, orgs_count, names, ports, chain) if created else _load(layout)
         if not created:
             steps.check_same(state, orgs_count, names, layout)
+        # A port that is taken moves to a free one; each move is said, so that nobody reaches another
+        # program (or another devnet's node) on the port they expected.
+        wanted = steps.preferred_ports(state, ports) if created else steps.user_ports(state)
         with _undone_on_failure(layout, state) as started:
             steps.ensure_chain(layout, state, started, echo)
             steps.ensure_consortium(layout, state, echo)
@@ -81,6 +84,8 @@ def up(
             steps.ensure_configs(layout, state, echo)
             if start_nodes:
                 steps.ensure_nodes(layout, state, started, echo)
+        for line in steps.port_moves(wanted, steps.user_ports(state)):
+            echo(line)
         return UpResult(state, created, tuple(started))
 
 

@@ -118,6 +118,49 @@ def new_org(layout: Layout, state: DevnetState, name: str, roles: int, ports: Po
     return org
 
 
+# The ports people and their tools use (what `OrgState` holds, what `Ports` starts from).
+_USER_PORTS = (
+    ("node API", "node_port", "node"),
+    ("chain JSON-RPC", "chain_port", "chain"),
+    ("Kubo RPC API", "ipfs_api_port", "ipfs_api"),
+    ("Kubo swarm", "ipfs_swarm_port", "ipfs_swarm"),
+    ("IPFS Cluster REST API", "cluster_port", "cluster"),
+)
+_ANVIL = "the chain (anvil)"
+
+
+def user_ports(state: DevnetState) -> dict[str, int]:
+    """The ports of the devnet that people and their tools reach, by what they are."""
+    found = {
+        f"{org.name}'s {what}": getattr(org, attr) for org in state.orgs for what, attr, _ in _USER_PORTS
+    }
+    if state.chain == "anvil":
+        found[_ANVIL] = state.anvil_port
+    return {what: port for what, port in found.items() if port}
+
+
+def preferred_ports(state: DevnetState, ports: Ports) -> dict[str, int]:
+    """What a new devnet asked for: organisation i base + i (0: any free port, which is never a move)."""
+    found = {
+        f"{org.name}'s {what}": getattr(ports, base) + i
+        for i, org in enumerate(state.orgs)
+        for what, _, base in _USER_PORTS
+        if getattr(ports, base) and (base != "chain" or state.chain == "clique")
+    }
+    if state.chain == "anvil" and ports.chain:
+        found[_ANVIL] = ports.chain
+    return found
+
+
+def port_moves(wanted: dict[str, int], now: dict[str, int]) -> list[str]:
+    """A line for each port that is not the one wanted (it was taken)."""
+    return [
+        f"port moved: {what} is on {now[what]}, not {port} (taken by another program)"
+        for what, port in wanted.items()
+        if what in now and now[what] != port
+    ]
+
+
 def check_same(state: DevnetState, count: int | None, names: Sequence[str] | None, layout: Layout) -> None:
     have = [org.name for org in state.orgs]
     if (count is not None and count != len(have)) or (names and list(names) != have):
