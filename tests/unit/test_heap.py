@@ -38,7 +38,7 @@ def test_freed_heap_goes_back_to_the_system() -> None:
     held = _rss_kib()
     assert heap.release_free_heap() is True
     assert _rss_kib() < held - 32 * 1024  # most of the 63 MiB that malloc had kept
-    assert len(kept) == 64 * 4
+    del kept  # held until here: the blocks that pin the free pages between them
 
 
 def test_the_release_loop_ends_when_stopped() -> None:

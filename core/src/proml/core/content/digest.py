@@ -156,7 +156,7 @@ def digest_file(
 ) -> ContentDigest:
     """Digest a file: SHA-256 reading it in chunks of ``chunk_size`` bytes; BLAKE3, of a regular file, as
     `b3sum` does, the file mapped into memory and hashed on every core by the blake3 crate, outside the
-    GIL (reading it in chunks instead took 1.6 times as long as b3sum: docs/benchmarks.md)."""
+    GIL (reading it in 1 MiB chunks took three times as long as b3sum: docs/benchmarks.md)."""
     check_algorithm(algorithm)
     if algorithm == "blake3" and os.path.isfile(path):
         hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)

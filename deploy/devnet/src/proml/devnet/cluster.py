@@ -35,6 +35,7 @@ can unpin: the chain, not the pinset, is the source of truth, and the node puts 
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import os
@@ -46,6 +47,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from proml.node.clients.cluster import ClusterClient, ClusterClientError, ClusterPeer
 
 from . import engines
 from .processes import (
@@ -316,23 +319,24 @@ def start_cluster_peer(
 def wait_connected(rest_apis: Sequence[str], timeout: float = START_TIMEOUT) -> None:
     """Until every peer (by its REST API) lists all of them, each without an error: the cluster is one
     (a peer started a moment ago may not have reached the others yet)."""
-
-    def connected(api: str) -> bool:
-        try:
-            response = httpx.get(f"{api}/peers", timeout=5.0, trust_env=False)
-        except httpx.HTTPError:
-            return False
-        if response.status_code != 200:
-            return False
-        peers = [json.loads(line) for line in response.text.splitlines() if line.strip()]
-        return len(peers) == len(rest_apis) and not any(peer.get("error") for peer in peers)
-
     for api in rest_apis:
         wait_until(
-            functools.partial(connected, api),
+            functools.partial(_sees_all, api, len(rest_apis)),
             what=f"the cluster peer at {api} to see all {len(rest_apis)}",
             timeout=timeout,
         )
+
+
+def _sees_all(api: str, count: int) -> bool:
+    async def peers() -> list[ClusterPeer]:
+        async with ClusterClient(api, timeout=5.0) as client:
+            return await client.peers()
+
+    try:
+        found = asyncio.run(peers())
+    except ClusterClientError:
+        return False
+    return len(found) == count and not any(peer.error for peer in found)
 
 
 def _free_ports(folder: Path) -> None:

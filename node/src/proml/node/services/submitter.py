@@ -175,11 +175,13 @@ class Submitter:
     def follow(self) -> bool:
         moved = False
         submitted = _by_transaction(self._outbox.with_status(OutboxStatus.SUBMITTED))
-        if (submitted or self._outbox.with_status(OutboxStatus.INCLUDED)) and self._head_moved():
+        included = self._outbox.with_status(OutboxStatus.INCLUDED)
+        if (submitted or included) and self._head_moved():
             for tx_hash, entries in submitted:
                 moved |= self._follow_submitted(tx_hash, entries)
-            # Read after: what was just included is followed on, to final if it is deep enough already.
-            for tx_hash, entries in _by_transaction(self._outbox.with_status(OutboxStatus.INCLUDED)):
+            if moved:  # what was just included is followed on, to final if it is deep enough already
+                included = self._outbox.with_status(OutboxStatus.INCLUDED)
+            for tx_hash, entries in _by_transaction(included):
                 moved |= self._follow_included(tx_hash, entries)
         moved |= self._watch_final()
         return moved
